@@ -1,0 +1,11 @@
+"""ComfyUI entry point of the RunComfy Model API node pack.
+
+ComfyUI imports this folder as a module named after the folder (whatever the user
+cloned it as), so everything below is imported relatively.
+"""
+from .nodes.registry import build_mappings
+
+NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = build_mappings()
+WEB_DIRECTORY = "./web"
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]

@@ -1,0 +1,1 @@
+"""RunComfy Model API nodes: schema → node class → request → job → result."""

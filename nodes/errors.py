@@ -1,0 +1,68 @@
+"""Errors a user reads on the node.  Every message is a sentence they can act on.
+
+None of these messages ever contains the API token: the client never puts it in
+one, and ``redact`` is applied to anything the service or a library says.
+"""
+from __future__ import annotations
+
+import re
+
+
+class RunComfyError(Exception):
+    """Base for every error this pack raises on purpose."""
+
+
+class InputError(RunComfyError):
+    """A widget value or input image the model would reject.  Raised before paying."""
+
+
+class ConfigError(RunComfyError):
+    """Missing or unusable setup (token, base URL)."""
+
+
+class ApiError(RunComfyError):
+    """The service answered with an error."""
+
+    def __init__(self, message: str, *, http_status: int = 0, code: int | None = None,
+                 retryable: bool = False, submitted: bool | None = None):
+        super().__init__(message)
+        self.http_status = http_status
+        self.code = code
+        self.retryable = retryable
+        self.submitted = submitted  # for submit: False = surely nothing was billed
+
+
+class SubmitUncertain(RunComfyError):
+    """The submit may have reached the service (timeout, reset): a job may exist and bill."""
+
+
+class JobFailed(RunComfyError):
+    """The job ended without a result (failed or cancelled)."""
+
+    def __init__(self, message: str, *, request_id: str = "", status: str = ""):
+        super().__init__(message)
+        self.request_id = request_id
+        self.status = status
+
+
+class JobTimeout(RunComfyError):
+    """The job ran longer than the configured limit (the job itself may still finish)."""
+
+
+class Interrupted(RunComfyError):
+    """The user pressed Cancel."""
+
+
+class DownloadError(RunComfyError):
+    """A result file could not be fetched or is damaged.  The URL is kept in the message."""
+
+
+_TOKENISH = re.compile(r"(Bearer\s+)[^\s'\"]+", re.I)
+
+
+def redact(text: str, secret: str | None = None) -> str:
+    """Remove a token (and anything that looks like a Bearer header) from text."""
+    text = _TOKENISH.sub(r"\1***", str(text))
+    if secret:
+        text = text.replace(secret, "***")
+    return text

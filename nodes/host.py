@@ -1,0 +1,112 @@
+"""Everything that touches ComfyUI internals lives here, each with a plain fallback.
+
+The rest of the pack calls these functions and never imports ComfyUI itself, so the
+pack (and its tests) run without ComfyUI installed.  Outside ComfyUI, folders come from
+environment variables (RUNCOMFY_USER_DIR, RUNCOMFY_OUTPUT_DIR) or the system temp dir,
+status goes to the log, and Cancel is never pressed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger("runcomfy")
+
+
+def _folder_paths():
+    try:
+        import folder_paths  # ComfyUI's module
+        return folder_paths
+    except Exception:
+        return None
+
+
+def user_dir() -> Path:
+    """Where the pack keeps user data (config, journal, user models): <ComfyUI user>/runcomfy."""
+    env = os.environ.get("RUNCOMFY_USER_DIR")
+    if env:
+        return Path(env)
+    fp = _folder_paths()
+    if fp is not None:
+        return Path(fp.get_user_directory()) / "runcomfy"
+    return Path(os.path.expanduser("~")) / ".config" / "comfyui-runcomfy"
+
+
+def output_dir() -> Path:
+    env = os.environ.get("RUNCOMFY_OUTPUT_DIR")
+    if env:
+        return Path(env)
+    fp = _folder_paths()
+    if fp is not None:
+        return Path(fp.get_output_directory())
+    return Path(tempfile.gettempdir()) / "runcomfy-output"
+
+
+def temp_dir() -> Path:
+    fp = _folder_paths()
+    if fp is not None and not os.environ.get("RUNCOMFY_OUTPUT_DIR"):
+        return Path(fp.get_temp_directory())
+    return Path(tempfile.gettempdir()) / "runcomfy-temp"
+
+
+def interrupted() -> bool:
+    """True when the user pressed ComfyUI's Cancel."""
+    try:
+        import comfy.model_management as mm
+        return bool(mm.processing_interrupted())
+    except Exception:
+        return False
+
+
+def raise_interrupt() -> None:
+    """Raise the exception ComfyUI treats as a clean interrupt (or our own outside it)."""
+    try:
+        import comfy.model_management as mm
+        exc = mm.InterruptProcessingException
+    except Exception:
+        from .errors import Interrupted as exc
+    raise exc()
+
+
+def show_status(node_id, text: str) -> None:
+    """Live text on the node; outside ComfyUI, the log."""
+    server = _prompt_server()
+    if server is not None and node_id is not None:
+        try:
+            server.send_progress_text(text, node_id)
+            return
+        except Exception:
+            pass
+    log.info("%s", text)
+
+
+def show_progress(node_id, value: float, total: float) -> None:
+    server = _prompt_server()
+    if server is None or node_id is None:
+        return
+    try:
+        import comfy.utils
+        hook = comfy.utils.PROGRESS_BAR_HOOK
+        if hook is not None:
+            hook(value, total, None, node_id)
+    except Exception:
+        pass
+
+
+def _prompt_server():
+    try:
+        from server import PromptServer
+        return PromptServer.instance
+    except Exception:
+        return None
+
+
+def video_from_file(path):
+    """ComfyUI's native VIDEO object for a file, or None where the type does not exist."""
+    try:
+        from comfy_api.latest import InputImpl
+        return InputImpl.VideoFromFile(str(path))
+    except Exception:
+        return None

@@ -1,0 +1,120 @@
+"""Widget values → the JSON body RunComfy expects, checked against the schema first.
+
+Every rule the schema states (required, enum, range, maxLength, item counts) is
+checked here, before anything is sent, and a failure names the widget, the value and
+what is allowed.  Image *contents* (pixels, bytes) are checked in images.py; this
+module receives the image fields already turned into URL strings.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import InputError
+from .schema import (BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, JSON, SEED, STRING, Field,
+                     ModelSpec)
+
+
+def build_request(spec: ModelSpec, values: dict[str, Any],
+                  images: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the request body with exact wire keys and types; raise InputError if invalid.
+
+    ``values`` are widget values by widget name (as ComfyUI passes them);
+    ``images`` maps an image field's wire key to a URL (or a list of URLs).
+    """
+    images = images or {}
+    body: dict[str, Any] = {}
+    for f in spec.fields:
+        if f.kind in (IMAGE, IMAGE_LIST):
+            value = images.get(f.key)
+            check_image_field(spec, f, value)
+            if value:
+                body[f.key] = value
+            continue
+        value = convert(spec, f, values.get(f.name, None))
+        if value is not None:
+            body[f.key] = value
+    return body
+
+
+def fail(spec: ModelSpec, f: Field, problem: str) -> InputError:
+    return InputError(f"{spec.display_name}: widget '{f.name}' {problem}")
+
+
+def convert(spec: ModelSpec, f: Field, value: Any) -> Any:
+    """One widget value → its wire value, or None to leave the key out."""
+    if f.kind == COMBO:
+        for choice in f.choices:
+            if value == choice or str(value) == str(choice):
+                return choice
+        allowed = ", ".join(repr(str(c)) for c in f.choices)
+        raise fail(spec, f, f"is {value!r}, which is not one of the allowed choices: {allowed}.")
+    if f.kind in (INT, SEED):
+        if value is None:
+            return None if not f.required else _missing(spec, f)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise fail(spec, f, f"must be a whole number, not {value!r}.")
+        return check_range(spec, f, int(value))
+    if f.kind == FLOAT:
+        if value is None:
+            return None if not f.required else _missing(spec, f)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise fail(spec, f, f"must be a number, not {value!r}.")
+        return check_range(spec, f, float(value))
+    if f.kind == BOOL:
+        if value is None:
+            return None if not f.required else _missing(spec, f)
+        return bool(value)
+    if f.kind == JSON:
+        return parse_json(spec, f, value)
+    return check_text(spec, f, value)
+
+
+def check_range(spec: ModelSpec, f: Field, value):
+    lo, hi = f.minimum, f.maximum
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise fail(spec, f, f"is {value}, outside the allowed range {lo} to {hi}.")
+    return value
+
+
+def check_text(spec: ModelSpec, f: Field, value: Any) -> str | None:
+    text = "" if value is None else str(value)
+    if not text.strip():
+        if f.required:
+            _missing(spec, f)
+        return None
+    if f.max_length is not None and len(text) > f.max_length:
+        raise fail(spec, f, f"is {len(text)} characters long; the model allows at most "
+                            f"{f.max_length}. Shorten it by {len(text) - f.max_length}.")
+    return text
+
+
+def parse_json(spec: ModelSpec, f: Field, value: Any):
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return _missing(spec, f) if f.required else None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise fail(spec, f, f"must be JSON text ({f.problem}); it does not parse: {e.msg} "
+                            f"at line {e.lineno} column {e.colno}.") from None
+
+
+def check_image_field(spec: ModelSpec, f: Field, value: Any) -> None:
+    if f.kind == IMAGE:
+        if not value and f.required:
+            raise InputError(f"{spec.display_name}: input '{f.name}' is required: connect an "
+                             f"IMAGE to it, or put an https:// link in '{f.url_name}'.")
+        return
+    count = len(value or [])
+    lo, hi = f.min_items or 0, f.max_items
+    if f.required and count == 0 or count < lo:
+        raise InputError(f"{spec.display_name}: '{f.name}' needs at least {max(lo, 1)} image(s); "
+                         f"got {count}. Connect '{f.name}_1' or put a link on line 1 of "
+                         f"'{f.url_name}'.")
+    if hi is not None and count > hi:
+        raise InputError(f"{spec.display_name}: '{f.name}' takes at most {hi} images; got {count}.")
+
+
+def _missing(spec: ModelSpec, f: Field):
+    raise fail(spec, f, "is required by the model and is empty. Give it a value.")

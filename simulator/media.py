@@ -1,0 +1,97 @@
+"""Real media for the simulator: H.264 MP4s and PNGs whose pixels encode the frame index.
+
+Each frame carries its index twice: as a row of 12 black/white blocks along the top
+edge (read back by ``frame_index``, robust to H.264 compression) and as a large number
+a person can read on a contact sheet.  The background drifts from frame to frame so
+the clip looks like motion.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+BITS = 12           # frame indices up to 4095
+BAR_ROWS = 1 / 10   # the code strip takes the top tenth of the frame
+
+
+def _background(width: int, height: int, seed: int) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    a, b = rng.uniform(0.5, 2.0, 2)
+    img = np.stack([
+        128 + 100 * np.sin(a * x / width * 6.28),
+        128 + 100 * np.sin(b * y / height * 6.28),
+        128 + 100 * np.cos((x + y) / (width + height) * 6.28),
+    ], axis=-1)
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def draw_frame(background: np.ndarray, index: int, label: bool = True) -> np.ndarray:
+    """One RGB frame (uint8 HxWx3) for ``index``."""
+    h, w, _ = background.shape
+    frame = np.roll(background, shift=(index * max(1, w // 160)), axis=1).copy()
+    bar_h = max(8, int(h * BAR_ROWS))
+    block = w // BITS
+    for bit in range(BITS):
+        on = (index >> (BITS - 1 - bit)) & 1
+        frame[:bar_h, bit * block:(bit + 1) * block] = 255 if on else 0
+    if label:
+        img = Image.fromarray(frame)
+        size = max(10, h // 5)
+        ImageDraw.Draw(img).text((w // 20, bar_h + h // 20), str(index), fill=(255, 255, 255),
+                                 font=_font(size), stroke_width=max(1, size // 12),
+                                 stroke_fill=(0, 0, 0))
+        frame = np.asarray(img)
+    return frame
+
+
+def frame_index(frame) -> int:
+    """Read back the index a frame carries.  Accepts uint8 0..255 or float 0..1 HxWx3."""
+    arr = np.asarray(frame, dtype=np.float32)
+    if arr.max() <= 1.0 + 1e-6:
+        arr = arr * 255.0
+    h, w = arr.shape[:2]
+    bar_h = max(8, int(h * BAR_ROWS))
+    block = w // BITS
+    value = 0
+    for bit in range(BITS):
+        patch = arr[bar_h // 4: 3 * bar_h // 4, bit * block + block // 4: (bit + 1) * block - block // 4]
+        value = (value << 1) | int(patch.mean() > 127.5)
+    return value
+
+
+def write_mp4(path, frames: int, fps: int, width: int, height: int, seed: int = 0) -> Path:
+    """Encode a real H.264 MP4 (yuv420p) of ``frames`` frames to ``path``."""
+    import av
+
+    width, height = width - width % 2, height - height % 2
+    background = _background(width, height, seed)
+    path = Path(path)
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=int(fps))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "23"}
+        for i in range(frames):
+            vf = av.VideoFrame.from_ndarray(draw_frame(background, i), format="rgb24")
+            for packet in stream.encode(vf):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def png_bytes(width: int, height: int, index: int = 0, seed: int = 0) -> bytes:
+    """A PNG carrying ``index`` the same way video frames do."""
+    buf = io.BytesIO()
+    Image.fromarray(draw_frame(_background(width, height, seed), index)).save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
