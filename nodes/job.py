@@ -1,0 +1,182 @@
+"""One paid job, from submit to result: submit → poll → result, or cancel.
+
+The runner reports every step through ``on_event`` (the node turns events into live
+status text) and watches ``should_cancel`` between polls.  It polls the *result*
+endpoint, which answers with the current status until the job is done, so completion
+and its outputs arrive in the same call.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .client import (CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, UNKNOWN, RunComfyClient,
+                     error_text, normalize_status, output_urls)
+from .errors import Interrupted, JobFailed, JobTimeout, RunComfyError
+
+TICK = 1.0                 # live status at least this often while waiting
+UNKNOWN_GRACE_S = 120.0    # how long an unknown status is tolerated
+EMPTY_OUTPUT_POLLS = 5     # "completed" without outputs: ask again this many times
+
+
+def poll_interval(running_for: float | None) -> float:
+    """Seconds to the next poll.
+
+    Queued: 2 s (nothing to notice fast).  Running: 1 s for the first 8 s, then growing
+    to 2 s at 25 s and 5 s at 45 s.  Short jobs are noticed within about half a second
+    (median); a 5-minute job costs at most ~1.3x the calls of a fixed 5 s poll.  The
+    benchmark in bench/bench_polling.py measures both.
+    """
+    if running_for is None:
+        return 2.0
+    if running_for < 8:
+        return 1.0
+    if running_for < 25:
+        return 1.0 + (running_for - 8) / 17
+    if running_for < 45:
+        return 2.0 + 3.0 * (running_for - 25) / 20
+    return 5.0
+
+
+@dataclass
+class Event:
+    stage: str                 # submitting, submitted, queued, running, cancelling, cancelled,
+                               # not_cancellable, completed, failed, resumed
+    request_id: str = ""
+    position: int | None = None
+    elapsed: float = 0.0       # since submit
+    running_for: float = 0.0   # since the job was first seen running
+    message: str = ""
+    raw_status: str = ""
+
+
+@dataclass
+class JobResult:
+    request_id: str
+    videos: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    cost: float | None = None
+    raw: dict = field(default_factory=dict)
+
+
+class JobCancelled(Interrupted):
+    """The user cancelled.  ``billed`` tells whether the job runs on (not cancellable)."""
+
+    def __init__(self, message: str, request_id: str, billed: bool):
+        super().__init__(message)
+        self.request_id = request_id
+        self.billed = billed
+
+
+class JobRunner:
+    def __init__(self, client: RunComfyClient, *, on_event: Callable[[Event], None] | None = None,
+                 should_cancel: Callable[[], bool] | None = None, run_timeout_s: float = 1800.0,
+                 clock=time.monotonic, sleep=time.sleep, interval=poll_interval):
+        self.client = client
+        self.on_event = on_event or (lambda e: None)
+        self.should_cancel = should_cancel or (lambda: False)
+        self.run_timeout_s = run_timeout_s
+        self.clock, self.sleep, self.interval = clock, sleep, interval
+        self.polls = 0
+
+    def submit(self, model_id: str, body: dict) -> str:
+        self.on_event(Event("submitting"))
+        sub = self.client.submit(model_id, body)
+        self.on_event(Event("submitted", sub.request_id))
+        return sub.request_id
+
+    def wait(self, request_id: str, *, cancel_on_interrupt: bool = True) -> JobResult:
+        """Poll until the job ends.  Raises JobFailed, JobTimeout or JobCancelled."""
+        start = self.clock()
+        ev = Event("queued", request_id)
+        run_start = unknown_since = None
+        empty_polls = 0
+        while True:
+            data = self.client.result(request_id)
+            self.polls += 1
+            now = self.clock()
+            state = normalize_status(data.get("status"))
+            ev = Event(state, request_id, elapsed=now - start, raw_status=str(data.get("status")))
+            if state == COMPLETED:
+                result = self._result(request_id, data)
+                if result.videos or result.images or empty_polls >= EMPTY_OUTPUT_POLLS:
+                    if not (result.videos or result.images):
+                        raise JobFailed(f"RunComfy says job {request_id} completed but sent no "
+                                        "output files.", request_id=request_id, status=state)
+                    self.on_event(Event("completed", request_id, elapsed=now - start,
+                                        running_for=now - (run_start or now)))
+                    return result
+                empty_polls += 1
+            elif state == FAILED:
+                raise JobFailed(f"RunComfy job {request_id} failed: {error_text(data)}",
+                                request_id=request_id, status=state)
+            elif state == CANCELLED:
+                raise JobFailed(f"RunComfy job {request_id} was cancelled on the service; "
+                                "nothing to fetch.", request_id=request_id, status=state)
+            elif state == QUEUED:
+                ev.position = data.get("queue_position")
+            elif state in (RUNNING, UNKNOWN):
+                run_start = run_start if run_start is not None else now
+                ev.stage = RUNNING if state == RUNNING else UNKNOWN
+                if state == UNKNOWN:
+                    unknown_since = unknown_since if unknown_since is not None else now
+                    if now - unknown_since > UNKNOWN_GRACE_S:
+                        raise JobFailed(f"RunComfy kept reporting status '{ev.raw_status}' for job "
+                                        f"{request_id} for {UNKNOWN_GRACE_S:.0f} s; stopped waiting. "
+                                        "The job may still finish: run the node again later to "
+                                        "fetch it.", request_id=request_id, status=ev.raw_status)
+                else:
+                    unknown_since = None
+            running_for = None if run_start is None else now - run_start
+            ev.running_for = running_for or 0.0
+            if running_for is not None and running_for > self.run_timeout_s:
+                raise JobTimeout(f"RunComfy job {request_id} has been running for "
+                                 f"{running_for / 60:.0f} min, over the {self.run_timeout_s / 60:.0f} "
+                                 "min limit (RUNCOMFY_TIMEOUT_MIN). It may still finish: run the "
+                                 "node again later (or use RunComfy Load Result) to fetch it.")
+            self.on_event(ev)
+            self._pause(self.interval(running_for), ev, start, request_id, cancel_on_interrupt)
+
+    def _pause(self, seconds: float, ev: Event, start: float, request_id: str, cancel: bool):
+        """Sleep until the next poll, checking Cancel and re-reporting elapsed time each tick."""
+        deadline = self.clock() + seconds
+        next_tick = self.clock() + TICK
+        while True:
+            if self.should_cancel():
+                self._cancel(request_id) if cancel else None
+                raise JobCancelled("Cancelled by the user while waiting.", request_id, billed=True)
+            now = self.clock()
+            if now >= deadline:
+                return
+            if now >= next_tick:
+                ev.elapsed = now - start
+                if ev.stage == RUNNING:
+                    ev.running_for += TICK
+                self.on_event(ev)
+                next_tick = now + TICK
+            self.sleep(min(0.2, deadline - now))
+
+    def _cancel(self, request_id: str) -> None:
+        self.on_event(Event("cancelling", request_id))
+        try:
+            outcome = str(self.client.cancel(request_id).get("outcome") or "").lower()
+        except RunComfyError as e:
+            outcome, why = "unknown", str(e)
+        else:
+            why = ""
+        if outcome == "cancelled":
+            self.on_event(Event("cancelled", request_id, message="cancelled before it ran; not billed"))
+            raise JobCancelled(f"RunComfy job {request_id} was cancelled before it ran; not billed.",
+                               request_id, billed=False)
+        msg = ("not cancellable, still billed — result kept" if outcome == "not_cancellable"
+               else f"cancel not confirmed ({why or outcome}); treating the job as still running")
+        self.on_event(Event("not_cancellable", request_id, message=msg))
+        raise JobCancelled(f"RunComfy job {request_id}: {msg}.", request_id, billed=True)
+
+    @staticmethod
+    def _result(request_id: str, data: dict) -> JobResult:
+        urls = output_urls(data.get("output"))
+        cost = data.get("cost")
+        return JobResult(request_id, urls["videos"], urls["images"],
+                         float(cost) if isinstance(cost, (int, float)) else None, data)

@@ -1,0 +1,225 @@
+"""HTTP request handling for the simulator: routing, auth, faults, JSON and files."""
+from __future__ import annotations
+
+import json
+import time
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .validate import check_body
+
+# Faults applied before routing; "redirect" and "truncate" are taken by on_file itself.
+REQUEST_FAULTS = ("slow", "fail", "cancelled", "empty", "429", "500", "500001", "error",
+                  "error200", "drop")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    sim = None          # set per server by Simulator
+    role = "api"        # "api" or "second" (the other host downloads may be sent to)
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    # -- plumbing -------------------------------------------------------------------------
+    def do_GET(self):
+        self.route("GET")
+
+    def do_POST(self):
+        self.route("POST")
+
+    def send_json(self, status: int, data, headers=None):
+        raw = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, str(v))
+        self.end_headers()
+        self.wfile.write(raw)
+        self.entry["status"] = status
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return ValueError
+
+    def endpoint(self, method: str, path: str) -> tuple[str, str]:
+        if path.startswith("/files/"):
+            return "file", path[len("/files/"):]
+        if path.startswith("/v1/models"):
+            rest = path[len("/v1/models"):].strip("/")
+            if not rest:
+                return "models", ""
+            return ("submit" if method == "POST" else "model"), rest
+        parts = path.strip("/").split("/")
+        if len(parts) == 4 and parts[:2] == ["v1", "requests"]:
+            return {"status": "status", "result": "result", "cancel": "cancel"}.get(parts[3], "?"), parts[2]
+        return "?", ""
+
+    # -- routing --------------------------------------------------------------------------
+    def route(self, method: str):
+        url = urlsplit(self.path)
+        path = unquote(url.path)
+        name, arg = self.endpoint(method, path)
+        self.query = parse_qs(url.query)
+        self.entry = {"method": method, "path": path, "endpoint": name, "role": self.role,
+                      "auth": self.headers.get("Authorization"), "time": time.monotonic(),
+                      "status": None}
+        with self.sim.lock:
+            self.sim.log.append(self.entry)
+        body = self.read_body() if method == "POST" else None
+        if self.role == "second" and name != "file":
+            return self.send_json(404, {"message": "not found"})
+        if name != "file" and self.entry["auth"] != f"Bearer {self.sim.token}":
+            return self.send_json(401, {"error_code": 401001, "error_message": "Unauthorized"})
+        fault = self.sim.take_fault(name, REQUEST_FAULTS)
+        if fault is not None and self.apply_fault(fault, name, arg, body):
+            return
+        handler = getattr(self, "on_" + name, None)
+        if handler is None or (name in ("submit", "cancel") and method != "POST"):
+            return self.send_json(404, {"message": f"no route for {method} {path}"})
+        return handler(arg, body) if method == "POST" else handler(arg)
+
+    def apply_fault(self, f, name: str, arg: str, body) -> bool:
+        """Answer with the fault; False when the request should go on (slow, job faults)."""
+        kind = f.kind
+        if kind == "slow":
+            time.sleep(f.delay)
+            return False
+        if kind in ("fail", "cancelled", "empty"):
+            self.job_fault = kind
+            return False
+        if kind == "429":
+            headers = {} if f.retry_after is None else {"Retry-After": f.retry_after}
+            self.send_json(429, {"message": "Too many requests"}, headers)
+        elif kind in ("500", "500001"):
+            self.send_json(500, {"error_code": 500001, "error_message": "Internal error"})
+        elif kind == "error":
+            self.send_json(f.status, {"error_code": f.code, "error_message": f.message})
+        elif kind == "error200":
+            self.send_json(200, {"error_code": f.code, "error_message": f.message})
+        elif kind == "drop":
+            if name == "submit" and isinstance(body, dict):  # created, then the line dies: billed
+                self.sim.create_job(arg, body)
+            self.close_connection = True
+            self.entry["status"] = "dropped"
+        return True
+
+    # -- endpoints ------------------------------------------------------------------------
+    def on_submit(self, model_id: str, body):
+        if not self.sim.catalog.has(model_id):
+            return self.send_json(400, {"error_code": 400001,
+                                        "error_message": f"Unknown model_id: {model_id}"})
+        if body is ValueError:
+            return self.send_json(400, {"error_code": 422001, "error_message": "Body is not JSON"})
+        detail = check_body(self.sim.catalog.schema(model_id), body)
+        if detail:
+            return self.send_json(422, {"error_code": 422001, "error_message": "Validation failed",
+                                        "detail": detail})
+        job = self.sim.create_job(model_id, body, getattr(self, "job_fault", ""))
+        base = self.sim.base_url
+        rid = job.request_id
+        self.send_json(200, {"request_id": rid,
+                             "status_url": f"{base}/v1/requests/{rid}/status",
+                             "result_url": f"{base}/v1/requests/{rid}/result",
+                             "cancel_url": f"{base}/v1/requests/{rid}/cancel"})
+
+    def job_or_404(self, rid: str):
+        job = self.sim.jobs.get(rid)
+        if job is None:
+            self.send_json(404, {"error_code": 404001, "error_message": "Request not found or expired"})
+        return job
+
+    def status_body(self, job, now: float) -> dict:
+        base = self.sim.base_url
+        state = job.state(now)
+        data = {"request_id": job.request_id, "status": state,
+                "status_url": f"{base}/v1/requests/{job.request_id}/status",
+                "result_url": f"{base}/v1/requests/{job.request_id}/result"}
+        if state == "in_queue":
+            data["queue_position"] = job.queue_position(now)
+        return data
+
+    def on_status(self, rid: str):
+        job = self.job_or_404(rid)
+        if job is not None:
+            job.polls += 1
+            self.send_json(200, self.status_body(job, self.sim.clock.now()))
+
+    def on_result(self, rid: str):
+        job = self.job_or_404(rid)
+        if job is None:
+            return
+        job.polls += 1
+        now = self.sim.clock.now()
+        state = job.state(now)
+        if state not in ("completed", "failed", "cancelled"):
+            return self.send_json(200, self.status_body(job, now))
+        if job.finished_seen_at is None:
+            job.finished_seen_at = now
+        data = {"request_id": job.request_id, "status": state, "output": {},
+                "created_at": job.submitted_at, "finished_at": job.finishes_at}
+        if state == "completed":
+            data["output"] = self.sim.outputs(job, self.sim.base_url)
+        elif state == "failed":
+            data["error"] = {"code": "generation_failed",
+                             "message": "The model could not generate a video from this input."}
+        if self.query.get("include_cost") == ["true"] and state == "completed":
+            data["cost"] = self.sim.catalog.price(job.model_id)
+        self.send_json(200, data)
+
+    def on_cancel(self, rid: str, _body=None):
+        job = self.job_or_404(rid)
+        if job is None:
+            return
+        now = self.sim.clock.now()
+        if job.state(now) == "in_queue":
+            job.cancelled_at = now
+            outcome = "cancelled"
+        else:
+            outcome = "not_cancellable"
+        self.send_json(200, {"request_id": rid, "status": job.state(now), "outcome": outcome})
+
+    def on_model(self, model_id: str):
+        entry = self.sim.catalog.entry(model_id)
+        if entry is None:
+            return self.send_json(404, {"error_code": 400001,
+                                        "error_message": f"Unknown model_id: {model_id}"})
+        self.send_json(200, entry)
+
+    def on_models(self, _arg: str):
+        q = {k: v[0] for k, v in self.query.items()}
+        self.send_json(200, self.sim.catalog.listing(q.get("search", ""), int(q.get("limit", 50)),
+                                                      int(q.get("offset", 0)),
+                                                      q.get("include_schema") == "true"))
+
+    def on_file(self, arg: str):
+        rid, _, name = arg.partition("/")
+        job = self.sim.jobs.get(rid)
+        path = self.sim.file_for(job, name) if job is not None else None
+        if path is None:
+            return self.send_json(404, {"message": "no such file"})
+        fault = self.sim.take_fault("file", ("redirect", "truncate")) if self.role == "api" else None
+        if fault is not None and fault.kind == "redirect":
+            self.send_response(302)
+            self.send_header("Location", f"{self.sim.second_url}/files/{arg}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.entry["status"] = 302
+            return
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4" if name.endswith(".mp4") else "image/png")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if fault is not None and fault.kind == "truncate":
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            self.entry["status"] = "truncated"
+            return
+        self.wfile.write(data)
+        self.entry["status"] = 200

@@ -1,0 +1,135 @@
+"""Simulated jobs: their timeline (in_queue → in_progress → completed) and their outputs.
+
+A job's state is computed from the clock, so nothing runs in the background.  Output
+files are generated on first download and cached by their parameters.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import media
+
+RESOLUTIONS = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
+FRAME_KEYS = ("num_frames", "frames", "length")
+FPS_KEYS = ("frames_per_second", "frame_rate", "fps")
+
+
+class Clock:
+    """Simulated seconds: real seconds × scale (the polling benchmark runs at 20×)."""
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        return (time.monotonic() - self._t0) * self.scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds) / self.scale)
+
+
+@dataclass
+class Job:
+    request_id: str
+    model_id: str
+    body: dict
+    output_kind: str            # "video" or "image"
+    submitted_at: float
+    queue_s: float
+    run_s: float
+    fault: str = ""             # "fail", "cancelled", "empty" (completed without outputs)
+    cancelled_at: float | None = None
+    finished_seen_at: float | None = None   # first poll that saw it done
+    polls: int = 0
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def finishes_at(self) -> float:
+        return self.submitted_at + self.queue_s + self.run_s
+
+    def state(self, now: float) -> str:
+        if self.cancelled_at is not None:
+            return "cancelled"
+        t = now - self.submitted_at
+        if t < self.queue_s:
+            return "in_queue"
+        if t < self.queue_s + self.run_s:
+            return "in_progress"
+        return {"fail": "failed", "cancelled": "cancelled"}.get(self.fault, "completed")
+
+    def queue_position(self, now: float) -> int:
+        return max(1, int((self.queue_s - (now - self.submitted_at)) / 0.5) + 1)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def video_params(body: dict) -> dict:
+    """Frame count, fps and size a real model would produce for this body."""
+    values = {re.sub(r"^\d+_", "", k): v for k, v in body.items()}
+    fps = next((int(values[k]) for k in FPS_KEYS if k in values), 16)
+    frames = next((int(values[k]) for k in FRAME_KEYS if k in values), None)
+    if frames is None:
+        frames = int(values.get("duration", 5)) * fps + 1
+    return {"frames": frames, "fps": fps, **size_from(body, (832, 480))}
+
+
+def image_params(body: dict) -> dict:
+    return size_from(body, (1024, 1024))
+
+
+def size_from(body: dict, default: tuple[int, int]) -> dict:
+    """Find a 'WxH' / 'W*H' or '720p' style value anywhere in the body."""
+    for value in body.values():
+        if not isinstance(value, str) or len(value) > 40:
+            continue
+        m = re.match(r"\s*(\d{3,4})\s*[x*]\s*(\d{3,4})", value)
+        if m:
+            return {"width": int(m.group(1)), "height": int(m.group(2))}
+        if value.lower() in RESOLUTIONS:
+            w, h = RESOLUTIONS[value.lower()]
+            return {"width": w, "height": h}
+    return {"width": default[0], "height": default[1]}
+
+
+class MediaStore:
+    """Generated output files, cached by parameters; ``max_side`` shrinks them for fast tests."""
+
+    def __init__(self, folder: Path, max_side: int | None = None, frame_cap: int | None = None):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.max_side = max_side
+        self.frame_cap = frame_cap
+        self._lock = threading.Lock()
+
+    def _shrink(self, width: int, height: int) -> tuple[int, int]:
+        if self.max_side and max(width, height) > self.max_side:
+            k = self.max_side / max(width, height)
+            width, height = max(16, int(width * k)), max(16, int(height * k))
+        return width - width % 2, height - height % 2
+
+    def video(self, frames: int, fps: int, width: int, height: int) -> Path:
+        width, height = self._shrink(width, height)
+        if self.frame_cap:
+            frames = min(frames, self.frame_cap)
+        path = self.folder / f"video_{frames}f_{fps}fps_{width}x{height}.mp4"
+        with self._lock:
+            if not path.exists():
+                tmp = path.with_suffix(".tmp.mp4")
+                media.write_mp4(tmp, frames, fps, width, height)
+                tmp.replace(path)
+        return path
+
+    def image(self, width: int, height: int, index: int) -> Path:
+        width, height = self._shrink(width, height)
+        path = self.folder / f"image_{width}x{height}_{index}.png"
+        with self._lock:
+            if not path.exists():
+                path.write_bytes(media.png_bytes(width, height, index))
+        return path
