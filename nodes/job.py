@@ -39,6 +39,15 @@ def poll_interval(running_for: float | None) -> float:
     return 5.0
 
 
+def duration(seconds: float) -> str:
+    """'42 s', '3 min 05 s', '31 min'."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    m, s = divmod(seconds, 60)
+    return f"{m} min {s:02d} s" if m < 10 else f"{m} min"
+
+
 @dataclass
 class Event:
     stage: str                 # submitting, submitted, queued, running, cancelling, cancelled,
@@ -132,9 +141,9 @@ class JobRunner:
             ev.running_for = running_for or 0.0
             if running_for is not None and running_for > self.run_timeout_s:
                 raise JobTimeout(f"RunComfy job {request_id} has been running for "
-                                 f"{running_for / 60:.0f} min, over the {self.run_timeout_s / 60:.0f} "
-                                 "min limit (RUNCOMFY_TIMEOUT_MIN). It may still finish: run the "
-                                 "node again later (or use RunComfy Load Result) to fetch it.")
+                                 f"{duration(running_for)}, over the {duration(self.run_timeout_s)} "
+                                 "limit (RUNCOMFY_TIMEOUT_MIN). It may still finish: run the node "
+                                 "again later (or use RunComfy Load Result) to fetch it.")
             self.on_event(ev)
             self._pause(self.interval(running_for), ev, start, request_id, cancel_on_interrupt)
 

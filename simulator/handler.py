@@ -10,7 +10,7 @@ from .validate import check_body
 
 # Faults applied before routing; "redirect" and "truncate" are taken by on_file itself.
 REQUEST_FAULTS = ("slow", "fail", "cancelled", "empty", "429", "500", "500001", "error",
-                  "error200", "drop")
+                  "error200", "drop", "status")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -102,6 +102,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(f.status, {"error_code": f.code, "error_message": f.message})
         elif kind == "error200":
             self.send_json(200, {"error_code": f.code, "error_message": f.message})
+        elif kind == "status":   # an undocumented status word, e.g. "warming_up"
+            self.send_json(200, {"request_id": arg, "status": f.message})
         elif kind == "drop":
             if name == "submit" and isinstance(body, dict):  # created, then the line dies: billed
                 self.sim.create_job(arg, body)
