@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from . import settings
+from .download import download
 from .errors import ApiError
 from .transport import RetryPolicy, Transport
 
@@ -91,6 +92,11 @@ class RunComfyClient:
 
     def cancel(self, request_id: str) -> dict:
         return self.transport.request("POST", f"/v1/requests/{quote(request_id, safe='')}/cancel")
+
+    def download(self, url: str, dest, progress=None):
+        """Fetch a result file; the token goes only to this API's own origin."""
+        return download(url, dest, api_base=self.base_url, token=self.transport._token,
+                        progress=progress)
 
     def model(self, model_id: str) -> dict:
         return self.transport.request("GET", "/v1/models/" + quote(model_id, safe="/"))

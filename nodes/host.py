@@ -70,12 +70,12 @@ def raise_interrupt() -> None:
     raise exc()
 
 
-def show_status(node_id, text: str) -> None:
-    """Live text on the node; outside ComfyUI, the log."""
+def show_status(node_id, text: str, notes=()) -> None:
+    """Live text on the node (with standing notes under it); outside ComfyUI, the log."""
     server = _prompt_server()
     if server is not None and node_id is not None:
         try:
-            server.send_progress_text(text, node_id)
+            server.send_progress_text("\n".join([text, *notes]), node_id)
             return
         except Exception:
             pass
