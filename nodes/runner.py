@@ -41,12 +41,26 @@ async def run_node(spec: ModelSpec, values: dict, node_id=None):
 
 def execute(spec: ModelSpec, values: dict, reporter: Reporter, *, client: RunComfyClient | None = None,
             journal: Journal | None = None, should_cancel=host.interrupted) -> dict:
+    """Check and encode the inputs (nothing is paid before this passes), then run the job."""
     values = dict(values)
     options = {k: values.pop(k, d) for k, d in OPTION_DEFAULTS.items()}
     prepared = prepare_images(spec, values, fit=bool(options["fit_image_to_limits"]))
     for note in prepared.notes:
         reporter.note(note)
     body = build_request(spec, values, prepared.urls)
+    return run_body(spec, body, options, reporter, client=client, journal=journal,
+                    should_cancel=should_cancel)
+
+
+def run_body(spec: ModelSpec, body: dict, options: dict, reporter: Reporter, *,
+             client: RunComfyClient | None = None, journal: Journal | None = None,
+             should_cancel=host.interrupted) -> dict:
+    """Submit (or resume, or reuse) the job for a checked body, fetch and decode its result.
+
+    ``spec`` is only read for model_id, output and display name, so a node without a
+    schema (the generic RunComfy Model node) can build a minimal one.
+    """
+    options = {**OPTION_DEFAULTS, **options}
     check_request_size(body)
     client = client or RunComfyClient()
     journal = journal or Journal()
