@@ -1,0 +1,176 @@
+"""The node's run path against the simulator: concurrency, Cancel, and never paying twice."""
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+from nodes import runner
+from nodes.errors import Interrupted, RunComfyError, SubmitUncertain
+from nodes.journal import Journal
+from nodes.registry import build_mappings
+from nodes.status import Reporter
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def env(sim, monkeypatch):
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
+    return sim
+
+
+def node(node_id="RunComfy_Wan26_ImageToImage"):
+    return build_mappings()[0][node_id]
+
+
+def values(cls, **extra):
+    vals = {name: opts.get("default") for name, (typ, opts) in cls.INPUT_TYPES()["required"].items()}
+    torch.manual_seed(0)
+    vals["image_1" if "image_urls" in vals else "image"] = torch.rand(1, 400, 400, 3)
+    vals.update(extra)
+    return vals
+
+
+def test_two_nodes_run_their_jobs_at_the_same_time(env):
+    env.queue_s, env.run_s = 0.5, 1.5
+    cls = node()
+
+    async def both():
+        return await asyncio.gather(cls().run(unique_id="1", **values(cls, seed=1)),
+                                    cls().run(unique_id="2", **values(cls, seed=2)))
+    first, second = asyncio.run(both())
+    assert first["result"][2] != second["result"][2]        # two request ids
+    jobs = sorted(env.jobs.values(), key=lambda j: j.submitted_at)
+    # the second job was submitted before the first one finished: they overlapped
+    assert jobs[1].submitted_at < jobs[0].finishes_at
+    assert len(env.calls("submit")) == 2
+
+
+def test_interrupt_while_queued_sends_exactly_one_cancel(env):
+    env.queue_s = 30
+    cls = node()
+    with pytest.raises(Interrupted):
+        runner.execute(cls.SPEC, values(cls), Reporter(), should_cancel=lambda: True)
+    assert len(env.calls("cancel")) == 1 and len(env.calls("submit")) == 1
+    (entry,) = Journal().recent()
+    assert entry.status == "cancelled"
+
+
+def test_cancel_while_running_keeps_fetching_the_paid_result(env):
+    env.queue_s, env.run_s = 0, 1.0
+    cls = node()
+    polls = {"n": 0}
+
+    def cancel_after_first_poll():
+        polls["n"] += 1
+        return polls["n"] > 1
+    reporter = Reporter()
+    with pytest.raises(Interrupted):
+        runner.execute(cls.SPEC, values(cls), reporter, should_cancel=cancel_after_first_poll)
+    assert "not cancellable, still billed — result kept" in [t for _, t in reporter.lines]
+    for thread in list(runner.BACKGROUND):
+        thread.join(timeout=20)
+    (entry,) = Journal().recent()
+    assert entry.status == "completed" and entry.local_files()
+    again = Reporter()
+    out = runner.execute(cls.SPEC, values(cls), again)
+    assert len(env.calls("submit")) == 1                    # the re-run paid nothing
+    assert out["result"][2] == entry.request_id
+    assert any("no new charge" in t for _, t in again.lines)
+
+
+CHILD = textwrap.dedent("""
+    import os, sys, torch
+    sys.path.insert(0, {root!r})
+    from nodes.registry import build_mappings
+    from nodes.runner import execute
+    from nodes.status import Reporter
+    cls = build_mappings()[0]["RunComfy_Wan26_ImageToImage"]
+    vals = {{n: o.get("default") for n, (t, o) in cls.INPUT_TYPES()["required"].items()}}
+    torch.manual_seed(0)
+    vals["image_1"] = torch.rand(1, 400, 400, 3)
+    crash_at = sys.argv[1]
+    def sink(stage, text):
+        if stage == crash_at:
+            os._exit(3)          # a crash: no cleanup, no goodbye
+    execute(cls.SPEC, vals, Reporter(sink=sink))
+""")
+
+
+def run_child(crash_at: str) -> int:
+    return subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT)), crash_at],
+                          env=os.environ.copy(), timeout=60).returncode
+
+
+def test_a_job_survives_a_crash_and_is_resumed_after_restart(env):
+    env.queue_s, env.run_s = 1.0, 1.0
+    assert run_child("queued") == 3                     # died while polling
+    assert len(env.calls("submit")) == 1
+    cls = node()
+    reporter = Reporter()
+    out = runner.execute(cls.SPEC, values(cls), reporter)
+    assert len(env.calls("submit")) == 1                # resumed, not paid again
+    assert any(t.startswith("Resuming request") for _, t in reporter.lines)
+    assert out["result"][0].shape[0] == 1
+
+
+def test_a_finished_job_is_reused_after_restart_without_network(env):
+    assert run_child("never") == 0                      # a full run in another process
+    calls_before = len(env.log)
+    cls = node()
+    reporter = Reporter()
+    out = runner.execute(cls.SPEC, values(cls), reporter)
+    assert len(env.log) == calls_before                 # no submit, no poll, no download
+    assert tuple(out["result"][0].shape) == (1, 320, 320, 3)   # 1024² shrunk by the test simulator
+    assert any(t.startswith("Reusing request") for _, t in reporter.lines)
+
+
+def test_changing_one_pixel_or_the_seed_is_a_new_job(env):
+    cls = node()
+    runner.execute(cls.SPEC, values(cls), Reporter())
+    vals = values(cls)
+    vals["image_1"][0, 0, 0, 0] = 1.0 - vals["image_1"][0, 0, 0, 0]
+    runner.execute(cls.SPEC, vals, Reporter())
+    runner.execute(cls.SPEC, values(cls, seed=5), Reporter())
+    assert len(env.calls("submit")) == 3
+
+
+def test_same_inputs_in_two_nodes_at_once_pay_once(env):
+    env.queue_s, env.run_s = 0.3, 0.6
+    cls = node()
+    results = []
+    same = values(cls)          # built once: torch's global RNG is not per thread
+    threads = [threading.Thread(target=lambda: results.append(
+        runner.execute(cls.SPEC, same, Reporter()))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(env.calls("submit")) == 1
+    assert results[0]["result"][2] == results[1]["result"][2]
+
+
+def test_an_unanswered_submit_is_not_silently_repeated(env):
+    cls = node()
+    env.fault("drop", "submit")
+    with pytest.raises(SubmitUncertain):
+        runner.execute(cls.SPEC, values(cls), Reporter())
+    with pytest.raises(RunComfyError, match="may have created a paid job"):
+        runner.execute(cls.SPEC, values(cls), Reporter())
+    assert len(env.calls("submit")) == 1                # the second run did not submit
+    runner.execute(cls.SPEC, values(cls), Reporter())   # the user pressed Queue again
+    assert len(env.calls("submit")) == 2
+
+
+def test_bad_input_fails_before_any_request(env):
+    cls = node()
+    with pytest.raises(RunComfyError, match="'negative_prompt' is 501 characters"):
+        runner.execute(cls.SPEC, values(cls, negative_prompt="x" * 501), Reporter())
+    assert env.log == []
