@@ -71,9 +71,7 @@ def run_body(spec: ModelSpec, body: dict, options: dict, reporter: Reporter, *,
     entry, files = obtain(spec, body, fp, runner, journal, reporter)
     reused = bool(files)
     if not files:
-        files = fetch_all(client, entry.urls, spec.model_id, entry.request_id,
-                          progress=reporter.downloading)
-        journal.record_files(entry.request_id, files)
+        entry, files = fetch_once(client, journal, entry.request_id, reporter)
     outputs = build_outputs(spec, entry, files, options, reporter)
     cost = f" · ${entry.cost:.2f}" if entry.cost is not None else ""
     if reused:
@@ -132,15 +130,25 @@ def wait(runner: JobRunner, journal: Journal, request_id: str) -> JobResult:
         raise
 
 
+def fetch_once(client: RunComfyClient, journal: Journal, request_id: str, reporter=None):
+    """Download a request's outputs unless another run already did (one download per job)."""
+    with _lock_for("files:" + request_id):
+        entry = journal.get(request_id)
+        files = entry.local_files()
+        if not files:
+            files = fetch_all(client, entry.urls, entry.model_id, request_id,
+                              progress=reporter.downloading if reporter else None)
+            journal.record_files(request_id, files)
+        return entry, files
+
+
 def fetch_in_background(client: RunComfyClient, journal: Journal, request_id: str) -> None:
     """A job that could not be cancelled is paid for: fetch its result into the journal."""
     def work():
         try:
             result = JobRunner(client, run_timeout_s=run_timeout_s()).wait(request_id)
             journal.record_outputs(request_id, result.videos, result.images, result.cost)
-            entry = journal.get(request_id)
-            files = fetch_all(client, entry.urls, entry.model_id, request_id)
-            journal.record_files(request_id, files)
+            _, files = fetch_once(client, journal, request_id)
             log.info("RunComfy: kept the result of cancelled-but-billed request %s: %s",
                      request_id, ", ".join(map(str, files)))
         except RunComfyError as e:
