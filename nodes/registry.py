@@ -49,9 +49,18 @@ def load_specs(folders=None) -> list[ModelSpec]:
     return list(specs.values())
 
 
-def build_mappings(folders=None) -> tuple[dict, dict]:
+def build_mappings(folders=None, *, generic: bool = False) -> tuple[dict, dict]:
+    """Node classes and display names of every model; ``generic`` adds the "RunComfy Model
+    (any model id)" node (category "RunComfy", not "RunComfy/<model category>")."""
     classes, names = {}, {}
     for spec in load_specs(folders):
         classes[spec.node_id] = make_node_class(spec)
         names[spec.node_id] = f"RunComfy {spec.display_name}"
+    if generic:
+        from .generic import DISPLAY_NAME, NODE_ID, RunComfyModel
+        if NODE_ID in classes:
+            log.warning("RunComfy: model file %s uses the generic node's id %s; the generic "
+                        "node keeps it", classes[NODE_ID].SPEC.path, NODE_ID)
+        classes[NODE_ID] = RunComfyModel
+        names[NODE_ID] = DISPLAY_NAME
     return classes, names

@@ -1,0 +1,158 @@
+"""The generic "RunComfy Model" node: any model id, its arguments as JSON, up to 3 images.
+
+For models that have no node of their own yet.  Nothing is checked against a schema
+here (the node has none): the service checks the body and answers 422 before anything
+is paid.  What is checked locally, before the submit: the model id, that ``arguments``
+is a JSON object, and that connected images encode.  The journal, live status, Cancel
+and reuse rules are those of every model node (runner.run_body).
+
+Widget order is part of the saved-workflow contract: append new widgets only.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+from .errors import InputError
+from .factory import CATEGORY_ROOT, FRAME_OPTIONS, VIDEO_OUTPUTS
+from .schema import IMAGE, Field, ModelSpec
+
+NODE_ID = "RunComfy_Model"
+DISPLAY_NAME = "RunComfy Model (any model id)"
+TITLE = "RunComfy Model"
+SOCKETS = ("image_1", "image_2", "image_3")
+OUTPUTS = ("video", "image")
+FRAME_DEFAULTS = {name: opts["default"] for name, (_, opts) in FRAME_OPTIONS}
+
+
+def input_types() -> dict:
+    required = {
+        "model_id": ("STRING", {
+            "default": "", "multiline": False, "placeholder": "wan-ai/wan-2-2/image-to-video",
+            "tooltip": "The RunComfy model id, as on the model's API page "
+                       "(e.g. wan-ai/wan-2-2/image-to-video)."}),
+        "arguments": ("STRING", {
+            "default": "{}", "multiline": True,
+            "tooltip": "The request body as a JSON object, keys exactly as in the model's input "
+                       "schema, e.g. {\"prompt\": \"a cat\", \"duration\": 5}. Connected images are "
+                       "added under 'image_field'. RunComfy checks it; a rejected body is not paid."}),
+        "image_field": ("STRING", {
+            "default": "image_url", "multiline": False,
+            "tooltip": "The request key the connected images go into. A key ending in 's' (e.g. "
+                       "image_urls), or two or more connected images, sends a list."}),
+        "output": (list(OUTPUTS), {
+            "default": "video",
+            "tooltip": "What the model returns. 'video' fills frames, fps, frame_count and video; "
+                       "'image' fills frames with the images (fps 0). Both are handled either way."}),
+    }
+    for name, shape in FRAME_OPTIONS:
+        required[name] = shape
+    optional = {name: ("IMAGE", {"tooltip": f"Optional image {i}: sent as a PNG data URI under "
+                                            "'image_field', in socket order."})
+                for i, name in enumerate(SOCKETS, start=1)}
+    return {"required": required, "optional": optional, "hidden": {"unique_id": "UNIQUE_ID"}}
+
+
+def check_model_id(value) -> str:
+    model_id = str(value or "").strip().strip("/")
+    if not model_id:
+        raise InputError(f"{TITLE}: widget 'model_id' is empty. Give a RunComfy model id, e.g. "
+                         "wan-ai/wan-2-2/image-to-video (it is on the model's API page).")
+    if "://" in model_id or re.search(r"[\s?#]", model_id):
+        raise InputError(f"{TITLE}: widget 'model_id' is {model_id[:80]!r}, which is not a model "
+                         "id. Give the id only (e.g. wan-ai/wan-2-2/image-to-video), not a link "
+                         "or text with spaces.")
+    return model_id
+
+
+def parse_arguments(text) -> dict:
+    text = "" if text is None else str(text)
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"{TITLE}: widget 'arguments' is not valid JSON: {e.msg} at line "
+                         f"{e.lineno} column {e.colno}. Write a JSON object, e.g. "
+                         "{\"prompt\": \"a cat\"}.") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{TITLE}: widget 'arguments' must be a JSON object ({{\"key\": value, "
+                         f"…}}), not a JSON {type(value).__name__}.")
+    return value
+
+
+def minimal_spec(model_id: str, output: str) -> ModelSpec:
+    """What run_body needs: model id, output kind and a display name; no fields."""
+    return ModelSpec(model_id=model_id, node_id=NODE_ID, display_name=f"{TITLE} ({model_id})",
+                     category="", output=output, fields=[])
+
+
+def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
+    """arguments + connected images (data URIs, no pixel limits) → the request body."""
+    body = parse_arguments(values.get("arguments", "{}"))
+    connected = [(name, values.get(name)) for name in SOCKETS if values.get(name) is not None]
+    if not connected:
+        return body
+    key = str(values.get("image_field") or "").strip()
+    if not key:
+        raise InputError(f"{TITLE}: images are connected but widget 'image_field' is empty. Give "
+                         "the request key they go into (e.g. image_url or image_urls).")
+    from .images import Limits, encode_tensor   # late: torch and PIL load on first run
+    urls = [encode_tensor(spec, Field(key=key, name=name, kind=IMAGE), name, tensor, Limits(),
+                          True, notes)
+            for name, tensor in connected]
+    if key in body:
+        notes.append(f"'{key}' in arguments is replaced by the connected image(s).")
+    body[key] = urls if key.endswith("s") or len(urls) > 1 else urls[0]
+    return body
+
+
+def execute(values: dict, reporter=None, *, client=None, journal=None, **kw) -> dict:
+    """The node's work as a plain function (blocking): check, encode, submit, fetch."""
+    from .runner import run_body
+    from .status import Reporter
+    model_id = check_model_id(values.get("model_id"))
+    output = str(values.get("output") or "video")
+    if output not in OUTPUTS:
+        raise InputError(f"{TITLE}: widget 'output' is {output!r}; choose 'video' or 'image'.")
+    spec = minimal_spec(model_id, output)
+    reporter = reporter or Reporter(None, spec.display_name)
+    notes: list[str] = []
+    body = build_body(spec, values, notes)
+    for note in notes:
+        reporter.note(note)
+    options = {k: values.get(k, d) for k, d in FRAME_DEFAULTS.items()}
+    out = run_body(spec, body, options, reporter, client=client, journal=journal, **kw)
+    return {"ui": out.get("ui", {}), "result": video_shaped(out["result"])}
+
+
+def video_shaped(result: tuple) -> tuple:
+    """run_body's image-shaped result (images, urls, request id) → the node's six outputs."""
+    if len(result) == len(VIDEO_OUTPUTS):
+        return tuple(result)
+    frames, urls, request_id = result
+    return (frames, 0.0, int(frames.shape[0]), None, urls, request_id)
+
+
+class RunComfyModel:
+    """Run any RunComfy model by id; arguments as JSON."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return input_types()
+
+    RETURN_TYPES = tuple(t for t, _ in VIDEO_OUTPUTS)
+    RETURN_NAMES = tuple(n for _, n in VIDEO_OUTPUTS)
+    FUNCTION = "run"
+    CATEGORY = CATEGORY_ROOT
+    DESCRIPTION = ("Runs any RunComfy model by its id, for models without a node of their own: "
+                   "give the request body as JSON in 'arguments', connect up to three images. "
+                   "Each run is a paid RunComfy job; RunComfy checks the body before charging.")
+    API_NODE = True
+
+    async def run(self, unique_id=None, **values):
+        from .status import Reporter
+        model_id = str(values.get("model_id") or "").strip()
+        reporter = Reporter(unique_id, f"{TITLE} ({model_id})" if model_id else TITLE)
+        return await asyncio.to_thread(execute, values, reporter)

@@ -1,0 +1,401 @@
+"""Adding models by id (catalog → model file → node) and the generic "RunComfy Model" node,
+end to end against the simulator's extra catalog models (simulator/catalog/*.json)."""
+import asyncio
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import pytest
+import torch
+from PIL import Image
+
+from nodes import catalog, generic, registry, runner
+from nodes.catalog import CatalogError, add_model, mapping_report, model_file_from_entry
+from nodes.errors import InputError
+from nodes.status import Reporter
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM_CATALOG = ROOT / "simulator" / "catalog"
+EXTRA = {"acme/text-to-video": "RunComfy_acme_text_to_video",
+         "acme/two-image-blend": "RunComfy_acme_two_image_blend",
+         "acme/camera-motion": "RunComfy_acme_camera_motion"}
+
+
+@pytest.fixture
+def quick(sim):
+    """Jobs complete at once: the first poll sees the result (keeps the file fast)."""
+    sim.queue_s = sim.run_s = 0.0
+    return sim
+
+
+def defaults(cls) -> dict:
+    """Widget values of a fresh node, as ComfyUI passes them."""
+    out = {}
+    for name, (typ, opts) in cls.INPUT_TYPES()["required"].items():
+        out[name] = opts.get("default", typ[0] if isinstance(typ, list) else None)
+    return out
+
+
+def added_class(client, model_id):
+    path, report = add_model(model_id, client=client)
+    classes, _ = registry.build_mappings()
+    return classes[EXTRA[model_id]], path, report
+
+
+def image(h, w, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, h, w, 3, generator=g)
+
+
+def smooth(h, w):
+    """A gradient image: compresses to a few KB however large it is."""
+    ramp = torch.linspace(0, 1, w).expand(h, w)
+    return torch.stack([ramp, ramp.T[:h, :w] if h == w else ramp, ramp * 0.5], -1).unsqueeze(0)
+
+
+def decoded(uri: str) -> Image.Image:
+    head, b64 = uri.split(",", 1)
+    assert head == "data:image/png;base64"
+    return Image.open(io.BytesIO(base64.b64decode(b64)))
+
+
+def sim_video_frames(sim, request_id) -> int:
+    """Frames in the MP4 the simulator actually served for this job."""
+    path = sim.file_for(sim.jobs[request_id], "output_0.mp4")
+    with av.open(str(path)) as box:
+        return sum(1 for _ in box.decode(video=0))
+
+
+def only_body(sim, model_id):
+    bodies = sim.submitted_bodies(model_id)
+    assert len(bodies) == 1
+    return bodies[0]
+
+
+# -- catalog entry → model file ------------------------------------------------------------------
+def test_simulator_serves_the_three_extra_models(client):
+    for model_id in EXTRA:
+        entry = client.model(model_id)
+        assert entry["model_id"] == model_id and entry["input_schema"]["properties"]
+    assert client.model("acme/text-to-video")["kind"] == "text-to-video"
+
+
+@pytest.mark.parametrize("entry,output", [
+    ({"kind": "text-to-video"}, "video"),
+    ({"kind": "text-to-image"}, "image"),
+    ({"kind": "image-to-image", "description": "makes a video-like look"}, "image"),
+    ({"categories": ["Image Generation"]}, "image"),
+    ({"model_id": "x/flux/text-to-image"}, "image"),
+    ({"description": "Turns a photo into a short video."}, "video"),
+    ({}, "video"),
+    ({"kind": "text-to-image", "output": "video"}, "video"),     # a model file's own word wins
+])
+def test_output_is_inferred_from_kind_categories_and_text(entry, output):
+    doc = model_file_from_entry({"model_id": "x/y", "input_schema": {"properties": {"a": {}}},
+                                 **entry})
+    assert doc["output"] == output
+
+
+def test_model_file_from_entry_keeps_the_schema_verbatim_and_sets_no_node_id(client):
+    entry = client.model("acme/camera-motion")
+    doc = model_file_from_entry(entry)
+    assert doc["input_schema"] == entry["input_schema"]
+    assert (doc["model_id"], doc["display_name"], doc["category"], doc["output"]) == (
+        "acme/camera-motion", "Acme Camera Motion", "Acme", "video")
+    assert "node_id" not in doc
+    assert model_file_from_entry({**entry, "categories": []})["category"] == "Models"
+    assert model_file_from_entry({**entry, "categories": ["Video", "Motion"]})["category"] == "Video"
+
+
+def test_mapping_report_names_only_the_unmappable_field(client):
+    assert mapping_report(model_file_from_entry(client.model("acme/camera-motion"))) == [
+        "field 'camera' (type object): no widget; give it as JSON text in widget 'camera'"]
+    assert mapping_report(model_file_from_entry(client.model("acme/two-image-blend"))) == []
+
+
+# -- end to end: add from the catalog, rebuild, run ------------------------------------------------
+def test_text_only_model_added_from_the_catalog_runs_end_to_end(quick, client, user_dirs):
+    cls, path, report = added_class(client, "acme/text-to-video")
+    assert path == user_dirs / "user" / "models" / "acme-text-to-video.json"
+    assert report == []
+    assert cls.CATEGORY == "RunComfy/Acme" and "acme/text-to-video" in cls.DESCRIPTION
+    assert cls.RETURN_NAMES[:3] == ("frames", "fps", "frame_count")
+    assert cls.INPUT_TYPES()["required"]["duration"][0] == ["2", "4"]
+    values = {**defaults(cls), "prompt": "a red fox in snow", "duration": "4"}
+    out = runner.execute(cls.SPEC, values, Reporter(), client=client)
+    frames, fps, count, _video, url, rid = out["result"]
+    assert only_body(quick, "acme/text-to-video") == {"prompt": "a red fox in snow",
+                                                      "duration": 4, "seed": 0}
+    assert count == 4 * 16 + 1 == sim_video_frames(quick, rid)
+    assert frames.shape[0] == count and frames.shape[-1] == 3
+    assert fps == 16.0
+    assert url == f"{quick.base_url}/files/{rid}/output_0.mp4"
+
+
+def test_two_image_model_gets_both_images_in_their_own_fields(quick, client):
+    cls, _, _ = added_class(client, "acme/two-image-blend")
+    assert {"start_image", "end_image"} <= set(cls.INPUT_TYPES()["optional"])
+    assert cls.RETURN_NAMES == ("images", "image_urls", "request_id")
+    values = {**defaults(cls), "start_image": image(48, 64, 1), "end_image": image(40, 56, 2),
+              "blend": 0.25}
+    images, urls, rid = runner.execute(cls.SPEC, values, Reporter(), client=client)["result"]
+    body = only_body(quick, "acme/two-image-blend")
+    assert set(body) == {"start_image_url", "end_image_url", "blend"} and body["blend"] == 0.25
+    assert decoded(body["start_image_url"]).size == (64, 48)
+    assert decoded(body["end_image_url"]).size == (56, 40)
+    assert images.shape == (1, 320, 320, 3)        # the simulator's 1024² shrunk to max_side
+    assert urls == f"{quick.base_url}/files/{rid}/output_0.png" and rid in quick.jobs
+
+
+def test_nested_field_given_as_json_text_arrives_as_an_object(quick, client):
+    cls, _, report = added_class(client, "acme/camera-motion")
+    assert len(report) == 1 and "'camera'" in report[0]
+    assert "JSON text" in cls.INPUT_TYPES()["required"]["camera"][1]["tooltip"]
+    values = {**defaults(cls), "image": image(36, 52), "prompt": "slow push in",
+              "camera": '{"pan": 0.5, "zoom": 1.25}', "number_of_frames": 17}
+    frames, fps, count, _video, _url, rid = runner.execute(cls.SPEC, values, Reporter(),
+                                                           client=client)["result"]
+    body = only_body(quick, "acme/camera-motion")
+    assert body["camera"] == {"pan": 0.5, "zoom": 1.25}
+    assert body["num_frames"] == 17 and body["frames_per_second"] == 16
+    assert decoded(body["image_url"]).size == (52, 36)
+    assert count == 17 == frames.shape[0] == sim_video_frames(quick, rid)
+
+
+def test_bad_nested_json_stops_before_submitting(sim, client):
+    cls, _, _ = added_class(client, "acme/camera-motion")
+    values = {**defaults(cls), "image": image(36, 52), "prompt": "x", "camera": "{pan: 1"}
+    with pytest.raises(InputError, match="'camera' must be JSON text"):
+        runner.execute(cls.SPEC, values, Reporter(), client=client)
+    assert sim.calls("submit") == []
+
+
+# -- saved schema files ----------------------------------------------------------------------------
+def saved(tmp_path, name, doc) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return str(path)
+
+
+def test_add_from_a_saved_catalog_entry(client, tmp_path, user_dirs):
+    entry = client.model("acme/camera-motion")
+    path, report = add_model(schema_file=saved(tmp_path, "entry.json", entry))
+    doc = json.loads(path.read_text())
+    assert path.parent == user_dirs / "user" / "models"
+    assert (doc["model_id"], doc["output"], doc["category"]) == ("acme/camera-motion", "video", "Acme")
+    assert doc["input_schema"] == entry["input_schema"] and len(report) == 1
+
+
+def test_add_from_a_saved_model_file_keeps_its_output(tmp_path):
+    model_file = json.loads((SIM_CATALOG / "acme-two-image-blend.json").read_text())
+    path, report = add_model(schema_file=saved(tmp_path, "m.json", model_file),
+                             models_dir=tmp_path / "models")
+    doc = json.loads(path.read_text())
+    assert path == tmp_path / "models" / "acme-two-image-blend.json"
+    assert doc["output"] == "image" and doc["input_schema"] == model_file["input_schema"]
+    assert report == []
+    cls = registry.build_mappings([tmp_path / "models"])[0]["RunComfy_acme_two_image_blend"]
+    assert cls.RETURN_NAMES[0] == "images"
+
+
+def test_add_from_a_bare_input_schema_needs_the_model_id(tmp_path):
+    schema = json.loads((SIM_CATALOG / "acme-camera-motion.json").read_text())["input_schema"]
+    file = saved(tmp_path, "schema.json", schema)
+    with pytest.raises(CatalogError, match="give the model id"):
+        add_model(schema_file=file, models_dir=tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+    path, report = add_model("acme/camera-motion", schema_file=file, models_dir=tmp_path / "m")
+    doc = json.loads(path.read_text())
+    assert doc["model_id"] == "acme/camera-motion" and doc["input_schema"] == schema
+    assert doc["output"] == "video" and "schema.json" in doc["source"]
+    assert report == ["field 'camera' (type object): no widget; give it as JSON text in "
+                      "widget 'camera'"]
+
+
+def test_a_file_for_another_model_or_without_properties_is_refused(tmp_path):
+    entry = json.loads((SIM_CATALOG / "acme-text-to-video.json").read_text())
+    with pytest.raises(CatalogError, match="is for model 'acme/text-to-video'"):
+        add_model("acme/other", schema_file=saved(tmp_path, "a.json", entry),
+                  models_dir=tmp_path / "m")
+    broken = {**entry, "input_schema": {"type": "object", "properties": {}}}
+    with pytest.raises(CatalogError, match="cannot become a node.*no 'properties'"):
+        add_model(schema_file=saved(tmp_path, "b.json", broken), models_dir=tmp_path / "m")
+    (tmp_path / "c.json").write_text("{nope")
+    with pytest.raises(CatalogError, match="not JSON"):
+        add_model("acme/x", schema_file=str(tmp_path / "c.json"), models_dir=tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+# -- overwriting and where files go ------------------------------------------------------------------
+def test_overwrite_of_another_model_is_refused_same_model_is_an_update(client, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    other = {"model_id": "acme-text/to-video", "input_schema": {"properties": {"p": {}}}}
+    target = models / "acme-text-to-video.json"          # same slug, different model
+    target.write_text(json.dumps(other))
+    with pytest.raises(CatalogError, match="already holds model 'acme-text/to-video'"):
+        add_model("acme/text-to-video", client=client, models_dir=models)
+    assert json.loads(target.read_text()) == other        # untouched
+    target.unlink()
+    path, _ = add_model("acme/text-to-video", client=client, models_dir=models)
+    doc = json.loads(path.read_text())
+    doc["display_name"] = "old name"
+    path.write_text(json.dumps(doc))
+    path2, _ = add_model("acme/text-to-video", client=client, models_dir=models)   # update
+    assert path2 == path and json.loads(path.read_text())["display_name"] == "Acme Text to Video"
+    path.write_text(json.dumps(other))
+    add_model("acme/text-to-video", client=client, models_dir=models, force=True)
+    assert json.loads(path.read_text())["model_id"] == "acme/text-to-video"
+
+
+def test_pack_models_and_the_pack_folder_are_refused(client, tmp_path):
+    with pytest.raises(CatalogError, match="already ships with the pack"):
+        add_model("wan-ai/wan-2-2/image-to-video", client=client, models_dir=tmp_path)
+    with pytest.raises(CatalogError, match="inside the pack folder"):
+        add_model("acme/text-to-video", client=client, models_dir=ROOT / "nodes" / "models")
+    assert not (ROOT / "nodes" / "models" / "acme-text-to-video.json").exists()
+    with pytest.raises(CatalogError, match="does not know model 'acme/nope'"):
+        add_model("acme/nope", client=client, models_dir=tmp_path)
+
+
+def test_comfyui_user_folder_is_found_next_to_the_pack(tmp_path, monkeypatch):
+    comfy = tmp_path / "ComfyUI"
+    pack = comfy / "custom_nodes" / "comfyui-runcomfy"
+    pack.mkdir(parents=True)
+    assert catalog.comfyui_user_dir(pack) is None           # no main.py: not ComfyUI
+    (comfy / "main.py").write_text("")
+    assert catalog.comfyui_user_dir(pack) == comfy / "user" / "runcomfy"
+    monkeypatch.delenv("RUNCOMFY_USER_DIR")
+    if catalog.comfyui_user_dir() is None:            # this checkout is not in a ComfyUI
+        assert catalog.cli_user_dir(None) == catalog.host.user_dir()
+    monkeypatch.setattr(catalog, "PACK_ROOT", pack)
+    assert catalog.cli_user_dir(None) == comfy / "user" / "runcomfy"
+    assert catalog.cli_user_dir(str(tmp_path / "x")) == tmp_path / "x"
+    monkeypatch.setenv("RUNCOMFY_USER_DIR", str(tmp_path / "env"))
+    assert catalog.cli_user_dir(None) == tmp_path / "env"
+
+
+# -- command line ------------------------------------------------------------------------------------
+def cli(sim, *args):
+    env = {**os.environ, "RUNCOMFY_BASE_URL": sim.base_url, "RUNCOMFY_API_TOKEN": sim.token}
+    return subprocess.run([sys.executable, "-m", "nodes.catalog", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_add_and_list(sim, tmp_path):
+    done = cli(sim, "add", "acme/camera-motion", "--user-dir", str(tmp_path / "u"))
+    assert done.returncode == 0, done.stderr
+    path = tmp_path / "u" / "models" / "acme-camera-motion.json"
+    assert json.loads(path.read_text())["model_id"] == "acme/camera-motion"
+    assert str(path) in done.stdout
+    assert "field 'camera' (type object)" in done.stdout
+    assert "Restart ComfyUI to see the node" in done.stdout
+    listed = cli(sim, "list", "--search", "acme")
+    assert listed.returncode == 0, listed.stderr
+    assert all(m in listed.stdout for m in EXTRA) and "wan-ai" not in listed.stdout
+    bad = cli(sim, "add", "acme/nope", "--user-dir", str(tmp_path / "u"))
+    assert bad.returncode == 1 and "does not know model 'acme/nope'" in bad.stderr
+
+
+# -- the generic node ----------------------------------------------------------------------------------
+def test_generic_node_shape_and_registration():
+    cls = generic.RunComfyModel
+    spec = cls.INPUT_TYPES()
+    assert list(spec["required"]) == ["model_id", "arguments", "image_field", "output",
+                                      "start_frame", "every_nth_frame", "frame_cap"]
+    assert spec["required"]["arguments"][1]["default"] == "{}"
+    assert spec["required"]["image_field"][1]["default"] == "image_url"
+    assert spec["required"]["output"][0] == ["video", "image"]
+    assert list(spec["optional"]) == ["image_1", "image_2", "image_3"]
+    assert spec["hidden"] == {"unique_id": "UNIQUE_ID"}
+    assert cls.RETURN_NAMES == ("frames", "fps", "frame_count", "video", "video_url", "request_id")
+    assert cls.CATEGORY == "RunComfy" and cls.FUNCTION == "run"
+    classes, names = registry.build_mappings(generic=True)
+    assert classes["RunComfy_Model"] is cls
+    assert names["RunComfy_Model"] == "RunComfy Model (any model id)"
+    assert "RunComfy_Model" not in registry.build_mappings()[0]
+
+
+def generic_values(**kw):
+    return {**defaults(generic.RunComfyModel), **kw}
+
+
+def test_generic_text_only_model_with_arguments_json(quick, client):
+    values = generic_values(model_id="acme/text-to-video",
+                            arguments='{"prompt": "a cat on a roof", "duration": 2, "seed": 7}')
+    frames, fps, count, _video, url, rid = generic.execute(values, Reporter(),
+                                                           client=client)["result"]
+    assert only_body(quick, "acme/text-to-video") == {"prompt": "a cat on a roof",
+                                                      "duration": 2, "seed": 7}
+    assert count == 33 == frames.shape[0] == sim_video_frames(quick, rid)
+    assert fps == 16.0 and url.endswith(f"/{rid}/output_0.mp4")
+
+
+def test_generic_image_model_with_one_connected_image(quick, client):
+    values = generic_values(model_id="wan-ai/wan-2-6/image-to-image", output="image",
+                            image_field="image_urls", image_1=smooth(400, 400),
+                            arguments=json.dumps({"prompt": "make it blue",
+                                                  "image_size": "1280*720 (16:9)"}))
+    frames, fps, count, video, urls, rid = generic.execute(values, Reporter(),
+                                                           client=client)["result"]
+    body = only_body(quick, "wan-ai/wan-2-6/image-to-image")
+    assert isinstance(body["image_urls"], list) and len(body["image_urls"]) == 1  # "…s": a list
+    assert decoded(body["image_urls"][0]).size == (400, 400)
+    assert body["prompt"] == "make it blue"
+    assert frames.shape == (1, 180, 320, 3) and count == 1 and fps == 0.0 and video is None
+    assert urls == f"{quick.base_url}/files/{rid}/output_0.png"
+
+
+def test_generic_image_field_single_or_list():
+    spec = generic.minimal_spec("a/b", "video")
+    one = generic.build_body(spec, {"arguments": '{"p": 1}', "image_field": "image_url",
+                                    "image_1": image(8, 8)}, [])
+    assert isinstance(one["image_url"], str) and one["p"] == 1
+    notes = []
+    two = generic.build_body(spec, {"arguments": '{"image_url": "https://x/y.png"}',
+                                    "image_field": "image_url", "image_1": image(8, 8),
+                                    "image_3": image(9, 9)}, notes)
+    assert [decoded(u).size for u in two["image_url"]] == [(8, 8), (9, 9)]
+    assert notes and "replaced" in notes[0]
+    assert generic.build_body(spec, {"arguments": "{}", "image_field": "image_url"}, []) == {}
+    with pytest.raises(InputError, match="'image_field' is empty"):
+        generic.build_body(spec, {"arguments": "{}", "image_field": " ", "image_1": image(8, 8)}, [])
+
+
+@pytest.mark.parametrize("args,match", [
+    ('{"prompt": "x",}', r"'arguments' is not valid JSON: .* line 1 column"),
+    ('["prompt"]', r"'arguments' must be a JSON object .*not a JSON list"),
+])
+def test_generic_bad_arguments_stop_before_any_submit(sim, client, args, match):
+    with pytest.raises(InputError, match=match):
+        generic.execute(generic_values(model_id="acme/text-to-video", arguments=args),
+                        Reporter(), client=client)
+    assert sim.calls("submit") == []
+
+
+def test_generic_model_id_is_checked_before_any_submit(sim, client):
+    for bad, match in (("", "'model_id' is empty"),
+                       ("https://www.runcomfy.com/models/acme", "not a model id")):
+        with pytest.raises(InputError, match=match):
+            generic.execute(generic_values(model_id=bad, arguments='{"prompt": "x"}'),
+                            Reporter(), client=client)
+    assert sim.calls("submit") == []
+
+
+def test_generic_node_run_is_async_and_uses_the_configured_service(quick, monkeypatch):
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", quick.base_url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", quick.token)
+    values = generic_values(model_id="acme/two-image-blend", output="image",
+                            arguments='{"end_image_url": "https://example.com/b.png"}',
+                            image_field="start_image_url", image_1=image(33, 33))
+    out = asyncio.run(generic.RunComfyModel().run(unique_id="7", **values))
+    frames, fps, count, video, urls, rid = out["result"]
+    body = only_body(quick, "acme/two-image-blend")
+    assert body["end_image_url"] == "https://example.com/b.png"
+    assert decoded(body["start_image_url"]).size == (33, 33)
+    assert frames.shape == (1, 320, 320, 3) and rid in quick.jobs and urls.endswith(".png")
