@@ -49,18 +49,24 @@ def load_specs(folders=None) -> list[ModelSpec]:
     return list(specs.values())
 
 
-def build_mappings(folders=None, *, generic: bool = False) -> tuple[dict, dict]:
-    """Node classes and display names of every model; ``generic`` adds the "RunComfy Model
-    (any model id)" node (category "RunComfy", not "RunComfy/<model category>")."""
+def tool_nodes() -> dict[str, tuple[type, str]]:
+    """The pack's nodes that are not a model: node id → (class, display name)."""
+    from .generic import DISPLAY_NAME as GENERIC_NAME, NODE_ID as GENERIC_ID, RunComfyModel
+    from .load_result import DISPLAY_NAME as LOAD_NAME, NODE_ID as LOAD_ID, LoadResult
+    return {GENERIC_ID: (RunComfyModel, GENERIC_NAME), LOAD_ID: (LoadResult, LOAD_NAME)}
+
+
+def build_mappings(folders=None, *, tools: bool = False) -> tuple[dict, dict]:
+    """Node classes and display names of every model; ``tools`` adds the pack's other
+    nodes (RunComfy Model for any model id, RunComfy Load Result), which ComfyUI gets."""
     classes, names = {}, {}
     for spec in load_specs(folders):
         classes[spec.node_id] = make_node_class(spec)
         names[spec.node_id] = f"RunComfy {spec.display_name}"
-    if generic:
-        from .generic import DISPLAY_NAME, NODE_ID, RunComfyModel
-        if NODE_ID in classes:
-            log.warning("RunComfy: model file %s uses the generic node's id %s; the generic "
-                        "node keeps it", classes[NODE_ID].SPEC.path, NODE_ID)
-        classes[NODE_ID] = RunComfyModel
-        names[NODE_ID] = DISPLAY_NAME
+    if tools:
+        for node_id, (cls, name) in tool_nodes().items():
+            if node_id in classes:
+                log.warning("RunComfy: model file %s uses the reserved node id %s; skipped",
+                            classes[node_id].SPEC.path, node_id)
+            classes[node_id], names[node_id] = cls, name
     return classes, names

@@ -315,7 +315,7 @@ def test_generic_node_shape_and_registration():
     assert spec["hidden"] == {"unique_id": "UNIQUE_ID"}
     assert cls.RETURN_NAMES == ("frames", "fps", "frame_count", "video", "video_url", "request_id")
     assert cls.CATEGORY == "RunComfy" and cls.FUNCTION == "run"
-    classes, names = registry.build_mappings(generic=True)
+    classes, names = registry.build_mappings(tools=True)
     assert classes["RunComfy_Model"] is cls
     assert names["RunComfy_Model"] == "RunComfy Model (any model id)"
     assert "RunComfy_Model" not in registry.build_mappings()[0]

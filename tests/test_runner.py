@@ -174,3 +174,36 @@ def test_bad_input_fails_before_any_request(env):
     with pytest.raises(RunComfyError, match="'negative_prompt' is 501 characters"):
         runner.execute(cls.SPEC, values(cls, negative_prompt="x" * 501), Reporter())
     assert env.log == []
+
+
+def test_load_result_reads_the_journal_without_any_request(env):
+    from nodes.load_result import load
+    cls = node()
+    first = runner.execute(cls.SPEC, values(cls), Reporter())
+    request_id = first["result"][2]
+    calls_before = len(env.log)
+    frames, fps, count, video, urls, rid = load(request_id, {}, Reporter())["result"]
+    assert len(env.log) == calls_before                   # from the journal's local file
+    assert rid == request_id and count == 1 and torch.equal(frames, first["result"][0])
+
+
+def test_load_result_fetches_a_request_this_machine_never_saw(env, client):
+    from nodes.load_result import load
+    from nodes.errors import InputError
+    rid = client.submit("wan-ai/wan-2-6/image-to-image",
+                        {"prompt": "x", "image_urls": ["https://example.com/a.png"]}).request_id
+    reporter = Reporter()
+    out = load(rid, {}, reporter)
+    assert out["result"][5] == rid and out["result"][0].shape[0] == 1
+    assert len(env.calls("submit")) == 1 and len(env.calls("file")) == 1
+    assert Journal().get(rid).local_files()
+    with pytest.raises(InputError, match="'request_id' is empty"):
+        load("  ", {}, Reporter())
+
+
+def test_load_result_from_disk_needs_no_token(env, monkeypatch):
+    from nodes.load_result import load
+    cls = node()
+    request_id = runner.execute(cls.SPEC, values(cls), Reporter())["result"][2]
+    monkeypatch.delenv("RUNCOMFY_API_TOKEN")
+    assert load(request_id, {}, Reporter())["result"][5] == request_id
