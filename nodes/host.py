@@ -89,8 +89,8 @@ def show_progress(node_id, value: float, total: float) -> None:
     try:
         import comfy.utils
         hook = comfy.utils.PROGRESS_BAR_HOOK
-        if hook is not None:
-            hook(value, total, None, node_id)
+        if hook is not None:   # hook(value, total, preview, prompt_id=None, node_id=None)
+            hook(value, total, None, node_id=node_id)
     except Exception:
         pass
 

@@ -150,7 +150,7 @@ class Handler(BaseHTTPRequestHandler):
                 "status_url": f"{base}/v1/requests/{job.request_id}/status",
                 "result_url": f"{base}/v1/requests/{job.request_id}/result"}
         if state == "in_queue":
-            data["queue_position"] = job.queue_position(now)
+            data["queue_position"] = self.sim.queue_position(job, now)
         return data
 
     def on_status(self, rid: str):

@@ -62,8 +62,6 @@ class Job:
             return "in_progress"
         return {"fail": "failed", "cancelled": "cancelled"}.get(self.fault, "completed")
 
-    def queue_position(self, now: float) -> int:
-        return max(1, int((self.queue_s - (now - self.submitted_at)) / 0.5) + 1)
 
 
 def new_request_id() -> str:

@@ -125,6 +125,13 @@ class Simulator:
             self.jobs[job.request_id] = job
         return job
 
+    def queue_position(self, job: Job, now: float) -> int:
+        """1 + the jobs submitted earlier that are still waiting in the queue."""
+        with self.lock:
+            ahead = [j for j in self.jobs.values()
+                     if j.submitted_at < job.submitted_at and j.state(now) == "in_queue"]
+        return len(ahead) + 1
+
     def outputs(self, job: Job, base: str) -> dict:
         if job.fault == "empty":
             return {}

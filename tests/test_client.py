@@ -256,3 +256,12 @@ def test_no_redirect_is_followed_with_the_token(sim, client):
         client.status(rid)
     session.request = original
     assert sim.calls(role="second") == []
+
+
+def test_queue_position_counts_the_jobs_ahead(sim, client):
+    sim.queue_s = 30
+    first, second = submit_one(client), submit_one(client)
+    assert client.status(first)["queue_position"] == 1
+    assert client.status(second)["queue_position"] == 2
+    client.cancel(first)
+    assert client.status(second)["queue_position"] == 1
