@@ -5,12 +5,17 @@ files are generated on first download and cached by their parameters.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from PIL import Image
 
 from . import media
 
@@ -78,6 +83,18 @@ def video_params(body: dict) -> dict:
     return {"frames": frames, "fps": fps, **size_from(body, (832, 480))}
 
 
+def input_picture(body: dict) -> bytes | None:
+    """The bytes of the first image sent inline (a data URI), if any: the clip animates it."""
+    for value in body.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.startswith("data:image/"):
+                try:
+                    return base64.b64decode(item.split(",", 1)[1])
+                except (ValueError, IndexError):
+                    return None
+    return None
+
+
 def image_params(body: dict) -> dict:
     return size_from(body, (1024, 1024))
 
@@ -112,15 +129,17 @@ class MediaStore:
             width, height = max(16, int(width * k)), max(16, int(height * k))
         return width - width % 2, height - height % 2
 
-    def video(self, frames: int, fps: int, width: int, height: int) -> Path:
+    def video(self, frames: int, fps: int, width: int, height: int, picture: bytes | None = None) -> Path:
         width, height = self._shrink(width, height)
         if self.frame_cap:
             frames = min(frames, self.frame_cap)
-        path = self.folder / f"video_{frames}f_{fps}fps_{width}x{height}.mp4"
+        tag = hashlib.sha1(picture).hexdigest()[:12] if picture else "plain"
+        path = self.folder / f"video_{frames}f_{fps}fps_{width}x{height}_{tag}.mp4"
         with self._lock:
             if not path.exists():
                 tmp = path.with_suffix(".tmp.mp4")
-                media.write_mp4(tmp, frames, fps, width, height)
+                img = Image.open(io.BytesIO(picture)) if picture else None
+                media.write_mp4(tmp, frames, fps, width, height, picture=img)
                 tmp.replace(path)
         return path
 

@@ -36,10 +36,30 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def draw_frame(background: np.ndarray, index: int, label: bool = True) -> np.ndarray:
-    """One RGB frame (uint8 HxWx3) for ``index``."""
+def picture_background(picture: Image.Image, width: int, height: int) -> Image.Image:
+    """The input picture cropped to the output's aspect ratio and sized 10% larger (room to zoom)."""
+    picture = picture.convert("RGB")
+    scale = max(width / picture.width, height / picture.height) * 1.1
+    big = picture.resize((max(width, round(picture.width * scale)), max(height, round(picture.height * scale))),
+                         Image.Resampling.BILINEAR)
+    left, top = (big.width - round(width * 1.1)) // 2, (big.height - round(height * 1.1)) // 2
+    return big.crop((left, top, left + round(width * 1.1), top + round(height * 1.1)))
+
+
+def zoom_frame(picture: Image.Image, width: int, height: int, t: float) -> np.ndarray:
+    """A slow push-in on the picture: t=0 shows all of it, t=1 the central 1/1.1."""
+    k = 1.0 + 0.1 * (1 - t)
+    cw, ch = picture.width / 1.1 * k, picture.height / 1.1 * k
+    left, top = (picture.width - cw) / 2, (picture.height - ch) / 2
+    box = (left, top, left + cw, top + ch)
+    return np.asarray(picture.resize((width, height), Image.Resampling.BILINEAR, box=box))
+
+
+def draw_frame(background: np.ndarray, index: int, label: bool = True, moving: bool = True) -> np.ndarray:
+    """One RGB frame (uint8 HxWx3) for ``index``: the background, the code strip, the number."""
     h, w, _ = background.shape
-    frame = np.roll(background, shift=(index * max(1, w // 160)), axis=1).copy()
+    shift = index * max(1, w // 160) if moving else 0
+    frame = np.roll(background, shift=shift, axis=1).copy()
     bar_h = max(8, int(h * BAR_ROWS))
     block = w // BITS
     for bit in range(BITS):
@@ -70,19 +90,30 @@ def frame_index(frame) -> int:
     return value
 
 
-def write_mp4(path, frames: int, fps: int, width: int, height: int, seed: int = 0) -> Path:
-    """Encode a real H.264 MP4 (yuv420p) of ``frames`` frames to ``path``."""
+def write_mp4(path, frames: int, fps: int, width: int, height: int, seed: int = 0,
+              picture: Image.Image | None = None) -> Path:
+    """Encode a real H.264 MP4 (yuv420p) of ``frames`` frames to ``path``.
+
+    With ``picture`` (the job's input image) the clip is a slow push-in on it, the way an
+    image-to-video model animates its input; without, a drifting colour field.
+    """
     import av
 
     width, height = width - width % 2, height - height % 2
     background = _background(width, height, seed)
+    source = picture_background(picture, width, height) if picture is not None else None
     path = Path(path)
     with av.open(str(path), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=int(fps))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "ultrafast", "crf": "23"}
         for i in range(frames):
-            vf = av.VideoFrame.from_ndarray(draw_frame(background, i), format="rgb24")
+            if source is not None:
+                still = zoom_frame(source, width, height, i / max(1, frames - 1))
+                rgb = draw_frame(still, i, moving=False)
+            else:
+                rgb = draw_frame(background, i)
+            vf = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             for packet in stream.encode(vf):
                 container.mux(packet)
         for packet in stream.encode():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .catalog import Catalog
 from .handler import Handler
-from .jobs import Clock, Job, MediaStore, image_params, new_request_id, video_params
+from .jobs import Clock, Job, MediaStore, image_params, input_picture, new_request_id, video_params
 
 
 @dataclass
@@ -146,7 +146,8 @@ class Simulator:
             return None
         if job.output_kind == "video":
             p = video_params(job.body)
-            return self.media.video(p["frames"], p["fps"], p["width"], p["height"])
+            return self.media.video(p["frames"], p["fps"], p["width"], p["height"],
+                                    input_picture(job.body))
         return self.media.image(**image_params(job.body), index=int(m.group(1)))
 
 
