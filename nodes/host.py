@@ -103,6 +103,24 @@ def _prompt_server():
         return None
 
 
+def add_routes(register) -> bool:
+    """Let ``register(routes)`` add the pack's HTTP routes to ComfyUI's server.
+
+    ComfyUI creates PromptServer before loading custom nodes and copies ``routes`` into
+    its app (also under /api) afterwards, so this works at import time.  False outside it.
+    """
+    routes = getattr(_prompt_server(), "routes", None)
+    if routes is None:
+        return False
+    try:
+        register(routes)
+        return True
+    except Exception:
+        log.warning("RunComfy: could not add the Settings token route; set RUNCOMFY_API_TOKEN "
+                    "instead.", exc_info=True)
+        return False
+
+
 def video_from_file(path):
     """ComfyUI's native VIDEO object for a file, or None where the type does not exist."""
     try:

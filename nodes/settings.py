@@ -36,6 +36,7 @@ def write_config(data: dict) -> None:
     """Write the config file readable by its owner only (it may hold the token)."""
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -31,3 +31,19 @@ def test_without_comfyui_status_goes_to_the_log(caplog):
     host.show_progress("7", 1, 2)            # no ComfyUI: nothing to drive, no error
     assert "Queued (position 2)" in caplog.text
     assert host.interrupted() is False
+
+
+def test_routes_are_added_to_comfyuis_server(monkeypatch):
+    from aiohttp import web
+    from nodes import token_route
+    routes = web.RouteTableDef()
+    server = types.ModuleType("server")
+    server.PromptServer = types.SimpleNamespace(instance=types.SimpleNamespace(routes=routes))
+    monkeypatch.setitem(sys.modules, "server", server)
+    assert host.add_routes(token_route.register) is True
+    assert {(r.method, r.path) for r in routes} >= {("GET", "/runcomfy/token"), ("POST", "/runcomfy/token")}
+
+
+def test_routes_outside_comfyui_are_skipped(monkeypatch):
+    monkeypatch.setitem(sys.modules, "server", None)
+    assert host.add_routes(lambda routes: 1 / 0) is False
