@@ -24,12 +24,13 @@ class ApiError(RunComfyError):
     """The service answered with an error."""
 
     def __init__(self, message: str, *, http_status: int = 0, code: int | None = None,
-                 retryable: bool = False, submitted: bool | None = None):
+                 retryable: bool = False, detail=None, retry_after: float | None = None):
         super().__init__(message)
         self.http_status = http_status
         self.code = code
         self.retryable = retryable
-        self.submitted = submitted  # for submit: False = surely nothing was billed
+        self.detail = detail            # the service's 422 `detail`, as sent
+        self.retry_after = retry_after  # seconds, from a Retry-After header
 
 
 class SubmitUncertain(RunComfyError):

@@ -153,8 +153,9 @@ class JobRunner:
         next_tick = self.clock() + TICK
         while True:
             if self.should_cancel():
-                self._cancel(request_id) if cancel else None
-                raise JobCancelled("Cancelled by the user while waiting.", request_id, billed=True)
+                if cancel:
+                    self._cancel(request_id)      # raises JobCancelled with the outcome
+                raise JobCancelled("Stopped waiting; the job goes on.", request_id, billed=True)
             now = self.clock()
             if now >= deadline:
                 return

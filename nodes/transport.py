@@ -102,9 +102,7 @@ def error_from_body(status: int, data) -> ApiError | None:
     else:
         text = f"RunComfy answered HTTP {status}{f' (code {code})' if code else ''}: {msg or detail_text(detail) or 'no details'}"
     retryable = status == 429 or status >= 500 or code == 500001
-    err = ApiError(text, http_status=status, code=code, retryable=retryable)
-    err.detail = detail
-    return err
+    return ApiError(text, http_status=status, code=code, retryable=retryable, detail=detail)
 
 
 def never_arrived(exc: requests.RequestException) -> bool:
@@ -157,7 +155,7 @@ class Transport:
             except ApiError as err:
                 if not err.retryable or (submit and err.http_status != 429):
                     raise
-                last, retry_after = err, getattr(err, "retry_after", None)
+                last, retry_after = err, err.retry_after
             if attempt + 1 < attempts:
                 self.sleep(self.policy.delay(attempt, retry_after))
         raise last
