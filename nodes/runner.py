@@ -17,6 +17,7 @@ import time
 
 from . import host
 from .client import RunComfyClient
+from .decode import DecodeError, decode_video
 from .errors import ApiError, JobFailed, RunComfyError, SubmitUncertain
 from .images import check_request_size, prepare_images
 from .job import JobCancelled, JobResult, JobRunner
@@ -72,7 +73,13 @@ def run_body(spec: ModelSpec, body: dict, options: dict, reporter: Reporter, *,
     reused = bool(files)
     if not files:
         entry, files = fetch_once(client, journal, entry.request_id, reporter)
-    outputs = build_outputs(spec, entry, files, options, reporter)
+    try:
+        outputs = build_outputs(spec, entry, files, options, reporter)
+    except DecodeError:
+        # Keep the damaged file for the user to inspect, but forget it: the next run
+        # downloads the result again (the job is paid for; its URL is in the journal).
+        journal.record_files(entry.request_id, [])
+        raise
     cost = f" · ${entry.cost:.2f}" if entry.cost is not None else ""
     if reused:
         cost = " · reused, no new charge"
@@ -164,7 +171,6 @@ def build_outputs(spec: ModelSpec, entry: Entry, files, options: dict, reporter:
     video_files = [f for f, u in zip(files, entry.urls) if u in entry.videos]
     image_files = [f for f, u in zip(files, entry.urls) if u in entry.images]
     if video_files:
-        from .decode import decode_video
         if len(video_files) > 1:
             reporter.note(f"{len(video_files)} videos returned; frames come from the first, all are saved")
         clip = decode_video(video_files[0], start_frame=options["start_frame"],

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .validate import check_body
 
-# Faults applied before routing; "redirect" and "truncate" are taken by on_file itself.
+# Faults applied before routing; "redirect", "truncate", "corrupt" are taken by on_file itself.
 REQUEST_FAULTS = ("slow", "fail", "cancelled", "empty", "429", "500", "500001", "error",
                   "error200", "drop", "status")
 
@@ -212,7 +212,7 @@ class Handler(BaseHTTPRequestHandler):
         path = self.sim.file_for(job, name) if job is not None else None
         if path is None:
             return self.send_json(404, {"message": "no such file"})
-        fault = self.sim.take_fault("file", ("redirect", "truncate")) if self.role == "api" else None
+        fault = self.sim.take_fault("file", ("redirect", "truncate", "corrupt")) if self.role == "api" else None
         if fault is not None and fault.kind == "redirect":
             self.send_response(302)
             self.send_header("Location", f"{self.sim.second_url}/files/{arg}")
@@ -221,6 +221,8 @@ class Handler(BaseHTTPRequestHandler):
             self.entry["status"] = 302
             return
         data = path.read_bytes()
+        if fault is not None and fault.kind == "corrupt":   # complete, but not a video
+            data = bytes(range(256)) * (len(data) // 256 + 1)
         self.send_response(200)
         self.send_header("Content-Type", "video/mp4" if name.endswith(".mp4") else "image/png")
         self.send_header("Content-Length", str(len(data)))

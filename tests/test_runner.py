@@ -207,3 +207,41 @@ def test_load_result_from_disk_needs_no_token(env, monkeypatch):
     request_id = runner.execute(cls.SPEC, values(cls), Reporter())["result"][2]
     monkeypatch.delenv("RUNCOMFY_API_TOKEN")
     assert load(request_id, {}, Reporter())["result"][5] == request_id
+
+
+def test_video_node_status_walks_every_stage_in_order(env):
+    env.queue_s, env.run_s = 1.2, 1.5
+    cls = node("RunComfy_Wan22_ImageToVideo")
+    reporter = Reporter()
+    frames, fps, count, video, url, rid = runner.execute(cls.SPEC, values(cls, prompt="x"), reporter)["result"]
+    order = []
+    for stage in reporter.stages:
+        if stage in ("queued", "running", "downloading", "decoding", "done") and stage not in order:
+            order.append(stage)
+    assert order == ["queued", "running", "downloading", "decoding", "done"]
+    assert count == frames.shape[0] == 81 and fps == 16.0 and url.endswith(".mp4")
+    saved = list((Path(os.environ["RUNCOMFY_OUTPUT_DIR"]) / "runcomfy").glob("*.mp4"))
+    assert len(saved) == 1 and saved[0].name.startswith("wan-2-2-image-to-video_")
+
+
+def test_a_corrupt_result_is_kept_and_fetched_again_without_paying(env):
+    from nodes.decode import DecodeError
+    cls = node("RunComfy_Wan22_ImageToVideo")
+    env.fault("corrupt", "file")
+    with pytest.raises(DecodeError) as info:
+        runner.execute(cls.SPEC, values(cls, prompt="x"), Reporter())
+    assert ".mp4" in str(info.value)                    # the message names the kept file
+    out = runner.execute(cls.SPEC, values(cls, prompt="x"), Reporter())
+    assert out["result"][2] == 81
+    assert len(env.calls("submit")) == 1 and len(env.calls("file")) == 2
+    assert len(list((Path(os.environ["RUNCOMFY_OUTPUT_DIR"]) / "runcomfy").glob("*.mp4"))) == 2
+
+
+def test_a_bad_image_fails_before_any_request(env):
+    cls = node("RunComfy_Wan22_ImageToVideo")
+    with pytest.raises(RunComfyError, match="batch of 3"):
+        runner.execute(cls.SPEC, values(cls, prompt="x", image=torch.rand(3, 400, 400, 3)), Reporter())
+    with pytest.raises(RunComfyError, match="2400x1350 px"):
+        runner.execute(cls.SPEC, values(cls, prompt="x", image=torch.rand(1, 1350, 2400, 3),
+                                        fit_image_to_limits=False), Reporter())
+    assert env.log == []
