@@ -32,9 +32,19 @@ def readable_name(model_id: str, request_id: str, url: str, index: int, count: i
 def fetch_all(client, urls: list[str], model_id: str, request_id: str, progress=None) -> list[Path]:
     """Download every output URL into ComfyUI's output folder."""
     folder = output_folder()
-    return [client.download(url, folder / readable_name(model_id, request_id, url, i, len(urls)),
+    return [client.download(url, free_path(folder / readable_name(model_id, request_id, url, i, len(urls))),
                             progress=progress)
             for i, url in enumerate(urls)]
+
+
+def free_path(path: Path) -> Path:
+    """``path``, or ``name-2.ext``, ``name-3.ext`` … when a file (say, a kept damaged one) is there."""
+    n = 2
+    candidate = path
+    while candidate.exists() or candidate.with_name(candidate.name + ".part").exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
 
 
 def load_images(paths: list[Path], notes: list[str]) -> torch.Tensor:

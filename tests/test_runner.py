@@ -245,3 +245,13 @@ def test_a_bad_image_fails_before_any_request(env):
         runner.execute(cls.SPEC, values(cls, prompt="x", image=torch.rand(1, 1350, 2400, 3),
                                         fit_image_to_limits=False), Reporter())
     assert env.log == []
+
+
+def test_result_names_never_overwrite_an_existing_file(tmp_path):
+    from nodes.results import free_path
+    target = tmp_path / "wan_20261121-101500_1a2b3c4d.mp4"
+    assert free_path(target) == target
+    target.write_bytes(b"kept")
+    assert free_path(target).name == "wan_20261121-101500_1a2b3c4d-2.mp4"
+    (tmp_path / "wan_20261121-101500_1a2b3c4d-2.mp4").write_bytes(b"kept too")
+    assert free_path(target).name == "wan_20261121-101500_1a2b3c4d-3.mp4"
