@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,13 +76,22 @@ class Journal:
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else host.user_dir() / "journal.sqlite3"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        with self._lock, self._connect() as db:
+            # Once per file, not per connection: changing the journal mode can fail with
+            # "database is locked" without waiting on the busy timeout.
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
 
-    def _connect(self) -> sqlite3.Connection:
+    @contextmanager
+    def _connect(self):
+        """A connection for one transaction (committed, or rolled back on error), then closed."""
         db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
 
     def _write(self, sql: str, args: tuple) -> None:
         with self._lock, self._connect() as db:
