@@ -150,6 +150,14 @@ def widget_names(spec: ModelSpec) -> list[str]:
     return names
 
 
+def default_values(node_class) -> dict:
+    """The widget values a freshly placed node passes (defaults; a combo's default or first choice)."""
+    values = {}
+    for name, (typ, opts) in node_class.INPUT_TYPES()["required"].items():
+        values[name] = opts.get("default", typ[0] if isinstance(typ, list) else None)
+    return values
+
+
 def make_node_class(spec: ModelSpec) -> type:
     """Build the V1 node class for one model."""
     outputs = VIDEO_OUTPUTS if spec.output == "video" else IMAGE_OUTPUTS

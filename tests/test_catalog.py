@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from nodes.factory import default_values
 from nodes import catalog, generic, registry, runner
 from nodes.catalog import CatalogError, add_model, mapping_report, model_file_from_entry
 from nodes.errors import InputError
@@ -33,12 +34,7 @@ def quick(sim):
     return sim
 
 
-def defaults(cls) -> dict:
-    """Widget values of a fresh node, as ComfyUI passes them."""
-    out = {}
-    for name, (typ, opts) in cls.INPUT_TYPES()["required"].items():
-        out[name] = opts.get("default", typ[0] if isinstance(typ, list) else None)
-    return out
+defaults = default_values
 
 
 def added_class(client, model_id):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nodes.errors import InputError
-from nodes.factory import make_node_class, widget_names
+from nodes.factory import default_values, make_node_class, widget_names
 from nodes.registry import PACK_MODELS, build_mappings, load_specs
 from nodes.request import build_request
 from nodes.schema import parse_model
@@ -52,12 +52,7 @@ def classes():
     return mapping
 
 
-def defaults(cls) -> dict:
-    """Widget values a fresh node has, as ComfyUI would pass them."""
-    out = {}
-    for name, (typ, opts) in cls.INPUT_TYPES()["required"].items():
-        out[name] = opts.get("default", typ[0] if isinstance(typ, list) else None)
-    return out
+defaults = default_values
 
 
 # -- every schema field, with type, range, default and choices --------------------------------

@@ -17,6 +17,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 import nodes.download
+from nodes.factory import default_values
 from nodes import host, runner, settings
 from nodes.errors import ApiError, DownloadError, JobFailed
 from nodes.factory import widget_names
@@ -189,9 +190,7 @@ def live(sim, monkeypatch, caplog):
 
 
 def fresh_values(cls, prompt: str) -> dict:
-    values = {}
-    for name, (typ, opts) in cls.INPUT_TYPES()["required"].items():
-        values[name] = opts.get("default", typ[0] if isinstance(typ, list) else None)
+    values = default_values(cls)
     values["prompt"] = prompt
     return values
 

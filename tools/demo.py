@@ -117,12 +117,13 @@ def main(argv=None) -> int:
         os.environ["RUNCOMFY_BASE_URL"], os.environ["RUNCOMFY_API_TOKEN"] = sim.base_url, sim.token
         print(f"Bundled RunComfy simulator running at {sim.base_url}")
 
+    from nodes.factory import default_values
     from nodes.registry import build_mappings
     from nodes.runner import execute
     from nodes.status import Reporter
 
     cls = build_mappings()[0][NODE_ID]
-    values = {name: opts.get("default") for name, (typ, opts) in cls.INPUT_TYPES()["required"].items()}
+    values = default_values(cls)
     picture = Image.open(args.image) if args.image else demo_image()
     picture.convert("RGB").save(out / "input.png")
     values.update(prompt=args.prompt, image=to_tensor(picture))
