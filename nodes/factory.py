@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .schema import (BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, INT32_MAX, INT32_MIN, JSON,
-                     SEED, STRING, Field, ModelSpec)
+                     SEED, Field, ModelSpec)
 
 CATEGORY_ROOT = "RunComfy"
 

@@ -117,7 +117,7 @@ def execute(values: dict, reporter=None, *, client=None, journal=None, **kw) -> 
     if output not in OUTPUTS:
         raise InputError(f"{TITLE}: widget 'output' is {output!r}; choose 'video' or 'image'.")
     spec = minimal_spec(model_id, output)
-    reporter = reporter or Reporter(None, spec.display_name)
+    reporter = reporter or Reporter()
     notes: list[str] = []
     body = build_body(spec, values, notes)
     for note in notes:
@@ -153,6 +153,5 @@ class RunComfyModel:
 
     async def run(self, unique_id=None, **values):
         from .status import Reporter
-        model_id = str(values.get("model_id") or "").strip()
-        reporter = Reporter(unique_id, f"{TITLE} ({model_id})" if model_id else TITLE)
+        reporter = Reporter(unique_id)
         return await asyncio.to_thread(execute, values, reporter)

@@ -44,13 +44,6 @@ def output_dir() -> Path:
     return Path(tempfile.gettempdir()) / "runcomfy-output"
 
 
-def temp_dir() -> Path:
-    fp = _folder_paths()
-    if fp is not None and not os.environ.get("RUNCOMFY_OUTPUT_DIR"):
-        return Path(fp.get_temp_directory())
-    return Path(tempfile.gettempdir()) / "runcomfy-temp"
-
-
 def interrupted() -> bool:
     """True when the user pressed ComfyUI's Cancel."""
     try:

@@ -50,8 +50,8 @@ def duration(seconds: float) -> str:
 
 @dataclass
 class Event:
-    stage: str                 # submitting, submitted, queued, running, cancelling, cancelled,
-                               # not_cancellable, completed, failed, resumed
+    stage: str                 # submitting, submitted, queued, running, unknown, cancelling,
+                               # cancelled, not_cancellable, completed
     request_id: str = ""
     position: int | None = None
     elapsed: float = 0.0       # since submit
@@ -66,7 +66,6 @@ class JobResult:
     videos: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     cost: float | None = None
-    raw: dict = field(default_factory=dict)
 
 
 class JobCancelled(Interrupted):
@@ -87,7 +86,6 @@ class JobRunner:
         self.should_cancel = should_cancel or (lambda: False)
         self.run_timeout_s = run_timeout_s
         self.clock, self.sleep, self.interval = clock, sleep, interval
-        self.polls = 0
 
     def submit(self, model_id: str, body: dict) -> str:
         self.on_event(Event("submitting"))
@@ -98,12 +96,10 @@ class JobRunner:
     def wait(self, request_id: str, *, cancel_on_interrupt: bool = True) -> JobResult:
         """Poll until the job ends.  Raises JobFailed, JobTimeout or JobCancelled."""
         start = self.clock()
-        ev = Event("queued", request_id)
         run_start = unknown_since = None
         empty_polls = 0
         while True:
             data = self.client.result(request_id)
-            self.polls += 1
             now = self.clock()
             state = normalize_status(data.get("status"))
             ev = Event(state, request_id, elapsed=now - start, raw_status=str(data.get("status")))
@@ -189,4 +185,4 @@ class JobRunner:
         urls = output_urls(data.get("output"))
         cost = data.get("cost")
         return JobResult(request_id, urls["videos"], urls["images"],
-                         float(cost) if isinstance(cost, (int, float)) else None, data)
+                         float(cost) if isinstance(cost, (int, float)) else None)

@@ -63,5 +63,5 @@ class LoadResult:
                 "hidden": {"unique_id": "UNIQUE_ID"}}
 
     async def run(self, request_id: str, unique_id=None, **options):
-        reporter = Reporter(unique_id, DISPLAY_NAME)
+        reporter = Reporter(unique_id)
         return await asyncio.to_thread(load, request_id, options, reporter)

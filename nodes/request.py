@@ -11,8 +11,7 @@ import json
 from typing import Any
 
 from .errors import InputError
-from .schema import (BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, JSON, SEED, STRING, Field,
-                     ModelSpec)
+from .schema import BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, JSON, SEED, Field, ModelSpec
 
 
 def build_request(spec: ModelSpec, values: dict[str, Any],

@@ -36,7 +36,7 @@ _locks_guard = threading.Lock()
 
 
 async def run_node(spec: ModelSpec, values: dict, node_id=None):
-    reporter = Reporter(node_id, spec.display_name)
+    reporter = Reporter(node_id)
     return await asyncio.to_thread(execute, spec, values, reporter)
 
 

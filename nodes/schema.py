@@ -53,7 +53,6 @@ class Field:
         """Name of the URL widget that goes with an image field."""
         return f"{self.name}_url" if self.kind == IMAGE else f"{self.name}_urls"
 
-
     def socket_names(self) -> list[str]:
         if self.kind == IMAGE:
             return [self.name]
@@ -73,12 +72,6 @@ class ModelSpec:
     description: str = ""
     source: str = ""
     path: str = ""
-
-    def field_by_name(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
 
     @property
     def image_fields(self) -> list[Field]:

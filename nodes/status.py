@@ -25,9 +25,8 @@ def size(n: int) -> str:
 
 
 class Reporter:
-    def __init__(self, node_id=None, title: str = "RunComfy", sink=None):
+    def __init__(self, node_id=None, sink=None):
         self.node_id = node_id
-        self.title = title
         self.sink = sink                 # optional callable(stage, text), e.g. the demo's printer
         self.lines: list[tuple[str, str]] = []
         self.notes: list[str] = []

@@ -156,20 +156,16 @@ class Handler(BaseHTTPRequestHandler):
     def on_status(self, rid: str):
         job = self.job_or_404(rid)
         if job is not None:
-            job.polls += 1
             self.send_json(200, self.status_body(job, self.sim.clock.now()))
 
     def on_result(self, rid: str):
         job = self.job_or_404(rid)
         if job is None:
             return
-        job.polls += 1
         now = self.sim.clock.now()
         state = job.state(now)
         if state not in ("completed", "failed", "cancelled"):
             return self.send_json(200, self.status_body(job, now))
-        if job.finished_seen_at is None:
-            job.finished_seen_at = now
         data = {"request_id": job.request_id, "status": state, "output": {},
                 "created_at": job.submitted_at, "finished_at": job.finishes_at}
         if state == "completed":

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -49,9 +49,6 @@ class Job:
     run_s: float
     fault: str = ""             # "fail", "cancelled", "empty" (completed without outputs)
     cancelled_at: float | None = None
-    finished_seen_at: float | None = None   # first poll that saw it done
-    polls: int = 0
-    files: list[str] = field(default_factory=list)
 
     @property
     def finishes_at(self) -> float:
