@@ -13,7 +13,6 @@ from .errors import InputError
 from .factory import FRAME_OPTIONS, VIDEO_OUTPUTS
 from .job import JobRunner
 from .journal import Journal
-from .runner import build_outputs, fetch_once
 from .schema import ModelSpec
 from .settings import run_timeout_s
 from .status import Reporter
@@ -24,6 +23,7 @@ DISPLAY_NAME = "RunComfy Load Result"
 
 def load(request_id: str, options: dict, reporter: Reporter, *, client: RunComfyClient | None = None,
          journal: Journal | None = None, should_cancel=host.interrupted) -> dict:
+    from .runner import build_outputs, fetch_once   # late: decoding loads on first use
     request_id = (request_id or "").strip()
     if not request_id:
         raise InputError(f"{DISPLAY_NAME}: widget 'request_id' is empty. Paste a RunComfy request id "

@@ -279,3 +279,19 @@ def test_widget_names_are_unique_even_when_titles_clash():
     spec = parse_model(doc)
     assert [f.name for f in spec.fields] == ["seed", "seed_2"]
     assert make_node_class(spec).INPUT_TYPES()["required"]["seed_2"][1]["control_after_generate"]
+
+
+def test_loading_the_pack_leaves_the_heavy_parts_for_the_first_run():
+    """ComfyUI imports every pack at start-up: decoding and image encoding load on first use."""
+    import subprocess
+    code = ("import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('pack-x', {str(ROOT / '__init__.py')!r}, "
+            f"submodule_search_locations=[{str(ROOT)!r}])\n"
+            "m = importlib.util.module_from_spec(spec); sys.modules['pack-x'] = m\n"
+            "spec.loader.exec_module(m)\n"
+            "print(sorted(k for k in sys.modules if k.startswith('pack-x.nodes.')))\n")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout
+    assert "pack-x.nodes.registry" in loaded
+    for heavy in ("runner", "decode", "images", "results"):
+        assert f"pack-x.nodes.{heavy}'" not in loaded, heavy
