@@ -3,11 +3,18 @@
 ComfyUI imports this folder as a module named after the folder (whatever the user
 cloned it as), so everything below is imported relatively.
 """
-from .nodes import host, token_route
-from .nodes.registry import build_mappings
+import logging
 
-NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = build_mappings(tools=True)
-host.add_routes(token_route.register)   # Settings → RunComfy → API token
+from .nodes import host, token_route
+
+host.add_routes(token_route.register)   # Settings → RunComfy → API token; first, so it never
+                                        # depends on the model files below
+try:
+    from .nodes.registry import build_mappings
+    NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = build_mappings(tools=True)
+except Exception:  # noqa: BLE001 - a bug here must not stop ComfyUI from starting
+    logging.getLogger("runcomfy").exception("RunComfy: could not build the model nodes")
+    NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = {}, {}
 WEB_DIRECTORY = "./web"
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]

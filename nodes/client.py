@@ -1,12 +1,13 @@
 """The RunComfy Model API's calls: submit, status, result, cancel, and the catalog."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from . import settings
 from .download import download
-from .errors import ApiError
+from .errors import JobFailed, SubmitUncertain, clip
 from .transport import RetryPolicy, Transport
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, UNKNOWN = (
@@ -25,35 +26,72 @@ def normalize_status(raw) -> str:
     return _STATUS.get(str(raw or "").strip().lower(), UNKNOWN)
 
 
+OUTPUT_KEYS = (("video", "videos"), ("image", "images"), ("audio", "audios"))
+MAX_OUTPUT_FILES = 64     # files one result may name; more is not a real model's answer
+MAX_URL = 8192            # characters; a longer "link" is refused, never quoted whole
+
+
 def output_urls(output) -> dict[str, list[str]]:
-    """All four output shapes (image, video, images, videos) → {"videos": [...], "images": [...]}."""
-    found = {"videos": [], "images": []}
+    """Every output shape (image, video, audio, and their lists) → {kind: [url, …]}.
+
+    Kinds appear in OUTPUT_KEYS order and only when they carry a URL.  An entry may be a
+    string or an object with a ``url``.  Raises JobFailed on an answer no model would send.
+    """
+    found: dict[str, list[str]] = {}
     if not isinstance(output, dict):
         return found
-    for single, plural in (("video", "videos"), ("image", "images")):
+    count = 0
+    for single, plural in OUTPUT_KEYS:
         for value in (output.get(single), output.get(plural)):
             items = value if isinstance(value, list) else [value]
-            for item in items:
+            for item in items[: MAX_OUTPUT_FILES + 1]:
                 url = item.get("url") if isinstance(item, dict) else item
-                if isinstance(url, str) and url and url not in found[plural]:
-                    found[plural].append(url)
+                if not isinstance(url, str) or not url or url in found.get(single, []):
+                    continue
+                if len(url) > MAX_URL:
+                    raise JobFailed(f"RunComfy sent a result link {len(url)} characters long "
+                                    f"({clip(url, 80)}); refusing it.")
+                count += 1
+                if count > MAX_OUTPUT_FILES:
+                    raise JobFailed(f"RunComfy's result names more than {MAX_OUTPUT_FILES} files; "
+                                    "refusing it as not a real result.")
+                found.setdefault(single, []).append(url)
     return found
 
 
 def error_text(data: dict) -> str:
-    """The service's own words about a failed job."""
+    """The service's own words about a failed job (at most ~200 characters)."""
     err = data.get("error") if isinstance(data, dict) else None
     if isinstance(err, dict):
-        return str(err.get("message") or err.get("error_message") or err.get("detail") or err)
-    return str(err or data.get("error_message") or data.get("message") or "no reason given")
+        return clip(err.get("message") or err.get("error_message") or err.get("detail") or err)
+    return clip(err or data.get("error_message") or data.get("message") or "no reason given")
+
+
+MAX_REQUEST_ID = 200
+
+
+def usable_request_id(rid) -> bool:
+    """An id the pack can poll with (it is always URL-quoted; file names use safe_id)."""
+    return (isinstance(rid, str) and 0 < len(rid) <= MAX_REQUEST_ID and rid.strip() == rid
+            and not any(ord(c) < 0x20 or ord(c) == 0x7f for c in rid))
+
+
+def safe_id(request_id) -> str:
+    """The first 8 characters of a request id that can go in a file name or a sentence.
+
+    Ids come from the service: anything but letters, digits, '-' and '_' is dropped (a
+    hostile '/../../x' or a NUL never reaches a path); an id with none left gets a hash.
+    """
+    text = re.sub(r"[^A-Za-z0-9_-]", "", str(request_id or ""))[:8]
+    if text:
+        return text
+    import hashlib
+    return "id" + hashlib.sha256(str(request_id).encode("utf-8", "replace")).hexdigest()[:6]
 
 
 @dataclass
 class Submission:
     request_id: str
-    status_url: str = ""
-    result_url: str = ""
-    cancel_url: str = ""
 
 
 class RunComfyClient:
@@ -71,15 +109,16 @@ class RunComfyClient:
     def base_url(self) -> str:
         return self.transport.base_url
 
-    def submit(self, model_id: str, body: dict) -> Submission:
+    def submit(self, model_id: str, body) -> Submission:
+        """Submit a job (``body``: a JSON object or its encoded bytes).  Paid from here on."""
         data = self.transport.request("POST", "/v1/models/" + quote(model_id, safe="/"),
                                       body=body, submit=True)
         rid = data.get("request_id")
-        if not rid:
-            raise ApiError(f"RunComfy accepted the job but sent no request id: {str(data)[:200]}",
-                           http_status=200)
-        return Submission(str(rid), data.get("status_url", ""), data.get("result_url", ""),
-                          data.get("cancel_url", ""))
+        if not usable_request_id(rid):
+            raise SubmitUncertain(f"RunComfy accepted the job but its request id is missing or "
+                                  f"unusable ({clip(repr(rid), 80)}); a job may have been created "
+                                  "and billed. Check your requests on runcomfy.com.")
+        return Submission(rid)
 
     def status(self, request_id: str) -> dict:
         return self.transport.request("GET", f"/v1/requests/{quote(request_id, safe='')}/status")
@@ -93,10 +132,14 @@ class RunComfyClient:
     def cancel(self, request_id: str) -> dict:
         return self.transport.request("POST", f"/v1/requests/{quote(request_id, safe='')}/cancel")
 
-    def download(self, url: str, dest, progress=None):
+    def download(self, url: str, dest, progress=None, part=None):
         """Fetch a result file; the token goes only to this API's own origin."""
         return download(url, dest, api_base=self.base_url, token=self.transport._token,
-                        progress=progress)
+                        progress=progress, part=part)
+
+    def models(self, params: dict) -> dict | list:
+        """One page of the catalog listing."""
+        return self.transport.request("GET", "/v1/models", params=params)
 
     def model(self, model_id: str) -> dict:
         return self.transport.request("GET", "/v1/models/" + quote(model_id, safe="/"))

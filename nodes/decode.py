@@ -28,7 +28,8 @@ import torch
 from av.error import FFmpegError
 from av.video.reformatter import VideoReformatter
 
-from .errors import RunComfyError
+from .errors import ResultTooLarge, RunComfyError
+from .settings import result_memory_budget
 
 _QUEUE_FRAMES = 4          # uint8 frames waiting for conversion (bounds extra memory)
 # Converter threads besides the caller: 1 on a 2-core box; a few more where cores allow
@@ -82,8 +83,26 @@ def _convert_worker(out: np.ndarray, jobs: queue.Queue, failure: list) -> None:
             failure.append(exc)
 
 
+def check_budget(path, n: int, width: int, height: int, total: int, start: int, nth: int,
+                 budget: int) -> None:
+    """Refuse, before allocating, frames that would not fit the memory budget."""
+    frame = width * height * 3 * 4
+    if n * frame <= budget:
+        return
+    fits = max(0, budget // frame)
+    span = max(1, total - start)
+    nth_fit = -(-span // max(1, fits)) if fits else None
+    how = (f"Set frame_cap to {fits} or less, or every_nth_frame to {nth_fit} or more" if fits
+           else "Even one frame is over it; raise the budget")
+    raise ResultTooLarge(
+        f"The result video {path} has {total} frames of {width}x{height}: decoding {n} of them "
+        f"would take {n * frame / 2**30:.1f} GiB, over the {budget / 2**30:.1f} GiB budget for one "
+        f"result (RUNCOMFY_MAX_RESULT_GB). {how} to fit it. The video is saved; the VIDEO output "
+        "of a node with fewer frames shows it whole.")
+
+
 def decode_video(path, *, start_frame: int = 0, every_nth: int = 1, frame_cap: int = 0,
-                 progress=None) -> DecodedVideo:
+                 progress=None, budget: int | None = None) -> DecodedVideo:
     """Decode ``path`` into one preallocated float32 [N, H, W, 3] tensor.
 
     Kept frames: index >= start_frame and (index - start_frame) % every_nth == 0, at most
@@ -122,6 +141,8 @@ def decode_video(path, *, start_frame: int = 0, every_nth: int = 1, frame_cap: i
             n = -(-(total - start_frame) // every_nth)
             if frame_cap:
                 n = min(n, frame_cap)
+            check_budget(path, n, width, height, total, start_frame, every_nth,
+                         result_memory_budget() if budget is None else budget)
             try:
                 out = torch.empty((n, height, width, 3), dtype=torch.float32)
             except (RuntimeError, MemoryError) as exc:

@@ -10,14 +10,23 @@ Rules (see PROTOCOL.md, "Result downloads"):
 * the body is written to ``<dest>.part`` and renamed to ``dest`` only when complete.
 * 3 attempts (backoff 0.5 s, 1 s) for connection errors, timeouts, HTTP 5xx and truncated
   bodies; none for 4xx, refused URLs, redirect loops or oversize files.
-* every failure is a DownloadError naming the URL (token redacted); an exception raised by
-  ``progress`` (e.g. the user cancelling) propagates unchanged, and ``.part`` is removed.
+* bounded in time: a download that receives less than STALL_BYTES in STALL_S (a stall, or
+  a server trickling a byte at a time) is cut and retried; all attempts together end
+  within the overall deadline (RUNCOMFY_DOWNLOAD_TIMEOUT_MIN, default 30).  Progress is
+  reported at least every second, so the node's status never freezes while it waits;
+* the body is stored exactly as sent: a compressed (``Content-Encoding``) answer is refused,
+  never inflated (the pack asks for ``identity``, and inflating is unbounded work);
+* every failure is a DownloadError naming the URL (shortened, token redacted); an exception
+  raised by ``progress`` (e.g. the user cancelling) propagates unchanged, and the part file
+  is removed.
 """
 from __future__ import annotations
 
 import http.client
 import ipaddress
+import math
 import os
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -26,7 +35,7 @@ import requests
 import urllib3
 from requests.auth import AuthBase
 
-from .errors import DownloadError, redact
+from .errors import DownloadError, clip, redact
 
 MiB = 1024 * 1024
 DEFAULT_MAX_BYTES = 1024 * MiB
@@ -35,6 +44,12 @@ CHUNK = MiB
 MAX_REDIRECTS = 5
 BACKOFF = (0.5, 1.0)          # sleeps between the 3 attempts
 PROGRESS_EVERY = 0.2          # seconds: at most ~5 progress calls per second
+TICK_S = 1.0                  # ... and at least one per second while waiting for bytes
+STALL_S = 30.0                # less than STALL_BYTES in this window is a stall
+STALL_BYTES = 64 * 1024
+DEADLINE_ENV = "RUNCOMFY_DOWNLOAD_TIMEOUT_MIN"
+DEFAULT_DEADLINE_S = 30 * 60.0
+URL_SHOWN = 160               # characters of a URL quoted in a message
 _REDIRECTS = (301, 302, 303, 307, 308)
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
               urllib3.exceptions.HTTPError, http.client.HTTPException)
@@ -45,6 +60,20 @@ _KEEP = ("The file is still on RunComfy; run the node again to fetch it without 
 
 class _Retry(Exception):
     """A failure worth another attempt; carries the user-facing reason."""
+
+
+def shown(url: str) -> str:
+    """A URL as quoted in a message: at most URL_SHOWN characters."""
+    return clip(url, URL_SHOWN)
+
+
+def deadline_s() -> float:
+    raw = os.environ.get(DEADLINE_ENV, "").strip()
+    try:
+        value = float(raw) * 60 if raw else DEFAULT_DEADLINE_S
+    except ValueError:
+        value = DEFAULT_DEADLINE_S
+    return value if value > 0 and math.isfinite(value) else DEFAULT_DEADLINE_S
 
 
 def is_loopback(host: str) -> bool:
@@ -73,7 +102,7 @@ def _check_url(url: str, first: str | None = None) -> None:
         return
     why = ("plain http:// is only allowed to this computer" if scheme == "http" and host
            else "it is not a valid https:// link")
-    where = f"{first}: it redirected to {url}, but" if first else f"{url}:"
+    where = f"{shown(first)}: it redirected to {shown(url)}, but" if first else f"{shown(url)}:"
     raise DownloadError(f"Refusing to download the result from {where} {why}. "
                         "Result files must come from RunComfy storage over HTTPS.")
 
@@ -122,21 +151,27 @@ def _max_bytes(max_bytes) -> int:
 
 
 def download(url: str, dest: "str | Path", *, api_base: str | None = None, token: str | None = None,
-             max_bytes: int = _UNSET, timeout=(10, 60), progress=None,
-             session: "requests.Session | None" = None) -> Path:
-    """Fetch ``url`` into ``dest`` (see module doc).  Returns the final path; raises DownloadError."""
+             max_bytes: int = _UNSET, timeout=(10, STALL_S), progress=None,
+             session: "requests.Session | None" = None, part: "Path | None" = None,
+             deadline: float | None = None) -> Path:
+    """Fetch ``url`` into ``dest`` (see module doc).  Returns the final path; raises DownloadError.
+
+    ``part`` is the file written while downloading (default ``<dest>.part``); ``deadline``
+    the seconds all attempts may take (default from RUNCOMFY_DOWNLOAD_TIMEOUT_MIN).
+    """
     dest = Path(dest)
-    part = dest.with_name(dest.name + ".part")
+    part = Path(part) if part else dest.with_name(dest.name + ".part")
     limit = _max_bytes(max_bytes)
     sess = session or requests.Session()
     attempts = len(BACKOFF) + 1
+    budget = _Budget(deadline if deadline is not None else deadline_s())
     try:
         api_origin = _origin(api_base) if api_base else None
         _check_url(url)
         dest.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, attempts + 1):
             try:
-                _attempt(sess, url, part, limit, timeout, progress, token, api_origin)
+                _attempt(sess, url, part, limit, timeout, progress, token, api_origin, budget)
                 os.replace(part, dest)
                 return dest
             except _Retry as e:
@@ -146,24 +181,41 @@ def download(url: str, dest: "str | Path", *, api_base: str | None = None, token
             except _TRANSIENT as e:
                 reason = f"the connection failed ({type(e).__name__})"
             part.unlink(missing_ok=True)
+            if budget.over():
+                raise DownloadError(f"Could not download the result from {shown(url)}: {reason}, and "
+                                    f"the {budget.seconds / 60:g}-minute limit for a download "
+                                    f"({DEADLINE_ENV}) has passed. {_KEEP}")
             if attempt < attempts:
                 time.sleep(BACKOFF[attempt - 1])
-        raise DownloadError(f"Could not download the result from {url}: {reason} "
+        raise DownloadError(f"Could not download the result from {shown(url)}: {reason} "
                             f"(tried {attempts} times). {_KEEP}")
     except DownloadError as e:
         raise DownloadError(redact(str(e), token)) from None
     except requests.RequestException as e:
-        raise DownloadError(redact(f"Could not download the result from {url}: {e}. {_KEEP}", token)) from None
+        raise DownloadError(redact(f"Could not download the result from {shown(url)}: {clip(e)}. "
+                                   f"{_KEEP}", token)) from None
     except OSError as e:  # disk full, permission denied, ...
-        raise DownloadError(redact(f"Could not save the result from {url} to {dest}: {e}. "
-                                   f"Free some space or fix the output folder. {_KEEP}", token)) from None
+        raise DownloadError(redact(f"Could not save the result from {shown(url)} to {dest}: "
+                                   f"{clip(e)}. Free some space or fix the output folder. {_KEEP}",
+                                   token)) from None
     finally:
         part.unlink(missing_ok=True)
         if session is None:
             sess.close()
 
 
-def _attempt(sess, url, part, limit, timeout, progress, token, api_origin) -> None:
+class _Budget:
+    """The overall deadline of one download, over all its attempts."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def over(self) -> bool:
+        return time.monotonic() > self.end
+
+
+def _attempt(sess, url, part, limit, timeout, progress, token, api_origin, budget) -> None:
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
         _check_url(current, None if current == url else url)
@@ -177,43 +229,117 @@ def _attempt(sess, url, part, limit, timeout, progress, token, api_origin) -> No
             if resp.status_code >= 500:
                 raise _Retry(f"the server answered HTTP {resp.status_code}")
             if not 200 <= resp.status_code < 300:
-                raise DownloadError(f"Could not download the result from {url}: the server answered "
-                                    f"HTTP {resp.status_code} {resp.reason or ''}".rstrip() +
+                raise DownloadError(f"Could not download the result from {shown(url)}: the server "
+                                    f"answered HTTP {resp.status_code} {clip(resp.reason or '', 60)}".rstrip() +
                                     ". The file may have expired or been removed; open the link to check.")
-            _save(resp, url, part, limit, progress)
+            _save(resp, url, part, limit, progress, budget)
             return
-    raise DownloadError(f"Could not download the result from {url}: more than {MAX_REDIRECTS} "
+    raise DownloadError(f"Could not download the result from {shown(url)}: more than {MAX_REDIRECTS} "
                         "redirects (a redirect loop?). Open the link in a browser to check it.")
 
 
-def _save(resp, url, part, limit, progress) -> None:
+def _save(resp, url, part, limit, progress, budget) -> None:
+    encoding = resp.headers.get("Content-Encoding", "identity").strip().lower() or "identity"
+    if encoding != "identity":
+        raise DownloadError(f"Could not download the result from {shown(url)}: the server sent it "
+                            f"compressed ({clip(encoding, 30)}) although the pack asked for the file "
+                            f"as is; refusing to inflate it. Open the link in a browser to check it.")
     total = resp.headers.get("Content-Length")
     total = int(total) if total and total.isdigit() else None
-    too_big = (f"Could not download the result from {url}: the file is larger than the "
+    too_big = (f"Could not download the result from {shown(url)}: the file is larger than the "
                f"{_fmt(limit)} limit. Raise {MAX_ENV} if you expect results this big.")
     if total is not None and total > limit:
         raise DownloadError(too_big)
-    received, last = 0, time.monotonic()
-    with open(part, "wb") as f:
+    with open(part, "wb") as f, _Ticker(progress, total) as ticker:
         try:
-            for chunk in resp.iter_content(CHUNK):
-                received += len(chunk)
-                if received > limit:
+            while True:
+                chunk = _read_some(resp.raw)
+                if not chunk:
+                    break
+                if ticker.add(len(chunk)) > limit:
                     raise DownloadError(too_big)
                 f.write(chunk)
-                if progress and time.monotonic() - last >= PROGRESS_EVERY:
-                    last = time.monotonic()
-                    progress(received, total)
+                ticker.check(budget)
         except _TRANSIENT as e:
             of = f" of {_fmt(total)}" if total else ""
-            try:  # bytes off the wire, including a last partial chunk never handed to us
-                received = max(received, int(resp.raw.tell()))
-            except Exception:
-                pass
-            raise _Retry(f"the server closed the connection after {_fmt(received)}{of} "
+            raise _Retry(f"the server closed the connection after {_fmt(ticker.received)}{of} "
                          f"({type(e).__name__})") from e
-    identity = resp.headers.get("Content-Encoding", "identity").lower() == "identity"
-    if total is not None and identity and received != total:
+    received = ticker.received
+    if total is not None and received != total:
         raise _Retry(f"the server sent {_fmt(received)} of {_fmt(total)}")
     if progress:
         progress(received, total if total is not None else received)
+
+
+def _read_some(raw) -> bytes:
+    """Whatever bytes have arrived (up to CHUNK), exactly as sent: never inflated."""
+    read1 = getattr(raw, "read1", None)
+    if read1 is not None:
+        return read1(CHUNK, decode_content=False) if _takes_decode(read1) else read1(CHUNK)
+    return raw.read(64 * 1024, decode_content=False)
+
+
+def _takes_decode(fn) -> bool:
+    try:
+        import inspect
+        return "decode_content" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class _Ticker:
+    """Counts bytes, throttles progress calls (≤ 5/s), and calls progress at least once a
+    second from a helper thread while the next bytes are awaited; detects stalls."""
+
+    def __init__(self, progress, total):
+        self.progress, self.total = progress, total
+        self.received = 0
+        self._last_call = time.monotonic()
+        self._window = [(time.monotonic(), 0)]   # (time, bytes received) samples
+        self._failure: list = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def __enter__(self):
+        if self.progress is not None:
+            threading.Thread(target=self._tick, name="runcomfy-download-tick", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+
+    def add(self, n: int) -> int:
+        self.received += n
+        now = time.monotonic()
+        if self.progress is not None and now - self._last_call >= PROGRESS_EVERY:
+            self._call(now)
+        return self.received
+
+    def check(self, budget) -> None:
+        """Raise on a progress failure, a stall, or the overall deadline."""
+        if self._failure:
+            raise self._failure[0]
+        now = time.monotonic()
+        self._window.append((now, self.received))
+        while len(self._window) > 1 and now - self._window[1][0] >= STALL_S:
+            self._window.pop(0)
+        start_t, start_bytes = self._window[0]
+        if now - start_t >= STALL_S and self.received - start_bytes < STALL_BYTES:
+            raise _Retry(f"the download stalled ({_fmt(self.received - start_bytes)} in the last "
+                         f"{STALL_S:.0f} s)")
+        if budget.over():
+            raise _Retry(f"the download was still not finished after {budget.seconds / 60:g} min")
+
+    def _call(self, now: float) -> None:
+        with self._lock:
+            self._last_call = now
+            self.progress(self.received, self.total)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(TICK_S / 4):
+            if time.monotonic() - self._last_call >= TICK_S:
+                try:
+                    self._call(time.monotonic())
+                except BaseException as exc:   # re-raised by the downloading thread
+                    self._failure.append(exc)
+                    return

@@ -54,8 +54,21 @@ class Interrupted(RunComfyError):
     """The user pressed Cancel."""
 
 
+class ResultTooLarge(RunComfyError):
+    """A result would take more memory than the budget allows.  The file itself is kept."""
+
+
 class DownloadError(RunComfyError):
     """A result file could not be fetched or is damaged.  The URL is kept in the message."""
+
+
+QUOTE_MAX = 200   # characters of any text the service sent that a message may quote
+
+
+def clip(text, limit: int = QUOTE_MAX) -> str:
+    """Service text fit for a sentence: one line, at most ``limit`` characters."""
+    text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(text)).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 _TOKENISH = re.compile(r"(Bearer\s+)[^\s'\"]+", re.I)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .options import FRAME_OPTIONS as _FRAME, HIDDEN, options_for
 from .schema import (BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, INT32_MAX, INT32_MIN, JSON,
                      SEED, Field, ModelSpec)
 
@@ -18,27 +19,12 @@ VIDEO_OUTPUTS = (("IMAGE", "frames"), ("FLOAT", "fps"), ("INT", "frame_count"),
                  ("VIDEO", "video"), ("STRING", "video_url"), ("STRING", "request_id"))
 IMAGE_OUTPUTS = (("IMAGE", "images"), ("STRING", "image_urls"), ("STRING", "request_id"))
 
-FIT_OPTION = ("fit_image_to_limits", ("BOOLEAN", {
-    "default": True,
-    "tooltip": "When an input image is outside the model's pixel limits, resize it (keeping its "
-               "aspect ratio) just enough to fit, and say so on the node. Off: stop with an "
-               "error before anything is paid for."}))
-FRAME_OPTIONS = (
-    ("start_frame", ("INT", {"default": 0, "min": 0, "max": 100000,
-                             "tooltip": "Skip this many frames of the result video."})),
-    ("every_nth_frame", ("INT", {"default": 1, "min": 1, "max": 1000,
-                                 "tooltip": "Keep every n-th frame (1 keeps all)."})),
-    ("frame_cap", ("INT", {"default": 0, "min": 0, "max": 100000,
-                           "tooltip": "Keep at most this many frames (0 keeps all)."})),
-)
+FRAME_OPTIONS = tuple((o.name, o.shape) for o in _FRAME)   # for the nodes without a schema
 
 
 def pack_options(spec: ModelSpec) -> list[tuple[str, tuple]]:
-    """The pack's own widgets, appended after the schema's.  Append only."""
-    options = [FIT_OPTION] if spec.image_fields else []
-    if spec.output == "video":
-        options += list(FRAME_OPTIONS)
-    return options
+    """The pack's own widgets, appended after the schema's (options.OPTIONS).  Append only."""
+    return [(o.name, o.shape) for o in options_for(spec)]
 
 
 def float_step(lo: float | None, hi: float | None) -> float:
@@ -68,7 +54,7 @@ def number_widget(f: Field) -> tuple:
         step = float_step(lo, hi)
         lo = -1e9 if lo is None else lo
         hi = 1e9 if hi is None else hi
-        default = f.default if f.default is not None else max(lo, min(hi, 0.0))
+        default = max(lo, min(hi, f.default if f.default is not None else 0.0))
         return ("FLOAT", {"default": float(default), "min": float(lo), "max": float(hi),
                           "step": step, "round": step, "tooltip": tooltip(f, f"Allowed: {lo} to {hi}.")})
     if f.kind == SEED:
@@ -77,7 +63,7 @@ def number_widget(f: Field) -> tuple:
     else:
         lo = INT32_MIN if lo is None else int(lo)
         hi = INT32_MAX if hi is None else int(hi)
-    default = int(f.default) if f.default is not None else max(lo, min(hi, 0))
+    default = max(lo, min(hi, int(f.default) if f.default is not None else 0))
     opts = {"default": default, "min": lo, "max": hi, "tooltip": tooltip(f, f"Allowed: {lo} to {hi}.")}
     if f.kind == SEED:
         opts["control_after_generate"] = "fixed"  # re-queueing must not silently re-bill
@@ -137,7 +123,7 @@ def input_types(spec: ModelSpec) -> dict[str, dict[str, Any]]:
             required[f.name] = widget_for(f)
     for name, shape in pack_options(spec):
         required[name] = shape
-    return {"required": required, "optional": optional, "hidden": {"unique_id": "UNIQUE_ID"}}
+    return {"required": required, "optional": optional, "hidden": dict(HIDDEN)}
 
 
 def widget_names(spec: ModelSpec) -> list[str]:
@@ -162,9 +148,9 @@ def make_node_class(spec: ModelSpec) -> type:
     """Build the V1 node class for one model."""
     outputs = VIDEO_OUTPUTS if spec.output == "video" else IMAGE_OUTPUTS
 
-    async def run(self, unique_id=None, **values):
+    async def run(self, **values):   # no named parameters: no schema field can clash with one
         from .runner import run_node  # late import: the heavy parts load on first use
-        return await run_node(spec, values, node_id=unique_id)
+        return await run_node(spec, values, node_id=values.pop("unique_id", None))
 
     desc = spec.description or f"{spec.display_name} on RunComfy's Model API."
     return type(spec.node_id, (), {

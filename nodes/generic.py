@@ -88,16 +88,22 @@ def minimal_spec(model_id: str, output: str) -> ModelSpec:
                      category="", output=output, fields=[])
 
 
+def image_key(values: dict) -> str:
+    """The request key connected images go into (checked only when images are connected)."""
+    key = str(values.get("image_field") or "").strip()
+    if not key:
+        raise InputError(f"{TITLE}: images are connected but widget 'image_field' is empty. Give "
+                         "the request key they go into (e.g. image_url or image_urls).")
+    return key
+
+
 def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
     """arguments + connected images (data URIs, no pixel limits) → the request body."""
     body = parse_arguments(values.get("arguments", "{}"))
     connected = [(name, values.get(name)) for name in SOCKETS if values.get(name) is not None]
     if not connected:
         return body
-    key = str(values.get("image_field") or "").strip()
-    if not key:
-        raise InputError(f"{TITLE}: images are connected but widget 'image_field' is empty. Give "
-                         "the request key they go into (e.g. image_url or image_urls).")
+    key = image_key(values)
     from .images import Limits, encode_tensor   # late: torch and PIL load on first run
     urls = [encode_tensor(spec, Field(key=key, name=name, kind=IMAGE), name, tensor, Limits(),
                           True, notes)
@@ -108,9 +114,12 @@ def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
     return body
 
 
-def execute(values: dict, reporter=None, *, client=None, journal=None, **kw) -> dict:
+def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> dict:
     """The node's work as a plain function (blocking): check, encode, submit, fetch."""
-    from .runner import run_body
+    from .fingerprint import fingerprint, legacy_fingerprint, tensor_digest
+    from .request import encode_body
+    from .runner import finish
+    from .service import Prepared, Ticket
     from .status import Reporter
     model_id = check_model_id(values.get("model_id"))
     output = str(values.get("output") or "video")
@@ -118,12 +127,19 @@ def execute(values: dict, reporter=None, *, client=None, journal=None, **kw) -> 
         raise InputError(f"{TITLE}: widget 'output' is {output!r}; choose 'video' or 'image'.")
     spec = minimal_spec(model_id, output)
     reporter = reporter or Reporter()
-    notes: list[str] = []
-    body = build_body(spec, values, notes)
-    for note in notes:
-        reporter.note(note)
+    arguments = parse_arguments(values.get("arguments", "{}"))
+    encode_body(arguments, f"{TITLE}: widget 'arguments'")      # NaN, bad text: fail now
+    connected = [values.get(name) for name in SOCKETS if values.get(name) is not None]
+    media = {image_key(values): [tensor_digest(t) for t in connected]} if connected else {}
+
+    def prepare() -> Prepared:
+        notes: list[str] = []
+        body = build_body(spec, values, notes)
+        return Prepared(encode_body(body, TITLE), legacy_fingerprint(model_id, body), notes)
+
+    ticket = Ticket(model_id, spec.display_name, fingerprint(model_id, arguments, media, {}), prepare)
     options = {k: values.get(k, d) for k, d in FRAME_DEFAULTS.items()}
-    out = run_body(spec, body, options, reporter, client=client, journal=journal, **kw)
+    out = finish(spec, ticket, options, reporter, client=client, service=service, **kw)
     return {"ui": out.get("ui", {}), "result": video_shaped(out["result"])}
 
 

@@ -114,6 +114,20 @@ def add_routes(register) -> bool:
         return False
 
 
+def existing_node_ids() -> set[str]:
+    """Node ids ComfyUI (core and the packs loaded before this one) already has; empty
+    outside ComfyUI.  ComfyUI's own module is ``nodes`` too: only its mappings count."""
+    if _folder_paths() is None:
+        return set()
+    try:
+        import importlib
+        core = importlib.import_module("nodes")
+        mappings = getattr(core, "NODE_CLASS_MAPPINGS", None)
+        return set(mappings) if isinstance(mappings, dict) else set()
+    except Exception:
+        return set()
+
+
 def video_from_file(path):
     """ComfyUI's native VIDEO object for a file, or None where the type does not exist."""
     try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -27,9 +26,9 @@ import torch
 from PIL import Image
 
 from .errors import InputError
+from .request import MAX_REQUEST_BYTES, encode_body
 from .schema import IMAGE, Field, ModelSpec
 
-MAX_REQUEST_BYTES = 64 * 1024 * 1024   # whole JSON body (RunComfy's nodes stay under 64 MiB)
 DATA_URI_MAX = 6 * 1024 * 1024         # one data URI, counted on the base64 string
 # compress_level 1: bench/bench_encode.py on a noisy 1920x1080 frame gives 0.28 s / 3.26 MB,
 # against 1.15-1.35 s / 2.75 MB for PIL's default (level 6): 4-5x faster for 19% more bytes;
@@ -246,10 +245,7 @@ def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
-def check_request_size(body: dict, limit: int = MAX_REQUEST_BYTES) -> None:
-    """Refuse a body the service would not take (it is about 64 MiB at most) before sending."""
-    size = len(json.dumps(body).encode("utf-8"))
-    if size > limit:
-        raise InputError(f"The request would be {size / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB "
-                         f"a request may carry. Use fewer or smaller input images, or give "
-                         f"https:// links instead of connected images.")
+def check_request_size(body: dict, limit: int = MAX_REQUEST_BYTES) -> bytes:
+    """Refuse a body the service would not take (about 64 MiB at most) before sending; the
+    encoded bytes otherwise."""
+    return encode_body(body, limit=limit)

@@ -7,13 +7,14 @@ and its outputs arrive in the same call.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 from .client import (CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, UNKNOWN, RunComfyClient,
                      error_text, normalize_status, output_urls)
-from .errors import Interrupted, JobFailed, JobTimeout, RunComfyError
+from .errors import Interrupted, JobFailed, JobTimeout, RunComfyError, clip
 
 TICK = 1.0                 # live status at least this often while waiting
 UNKNOWN_GRACE_S = 120.0    # how long an unknown status is tolerated
@@ -63,8 +64,7 @@ class Event:
 @dataclass
 class JobResult:
     request_id: str
-    videos: list[str] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)
+    outputs: dict = field(default_factory=dict)   # output kind → [url, …]
     cost: float | None = None
 
 
@@ -102,11 +102,11 @@ class JobRunner:
             data = self.client.result(request_id)
             now = self.clock()
             state = normalize_status(data.get("status"))
-            ev = Event(state, request_id, elapsed=now - start, raw_status=str(data.get("status")))
+            ev = Event(state, request_id, elapsed=now - start, raw_status=clip(data.get("status"), 40))
             if state == COMPLETED:
                 result = self._result(request_id, data)
-                if result.videos or result.images or empty_polls >= EMPTY_OUTPUT_POLLS:
-                    if not (result.videos or result.images):
+                if result.outputs or empty_polls >= EMPTY_OUTPUT_POLLS:
+                    if not result.outputs:
                         raise JobFailed(f"RunComfy says job {request_id} completed but sent no "
                                         "output files.", request_id=request_id, status=state)
                     self.on_event(Event("completed", request_id, elapsed=now - start,
@@ -120,7 +120,8 @@ class JobRunner:
                 raise JobFailed(f"RunComfy job {request_id} was cancelled on the service; "
                                 "nothing to fetch.", request_id=request_id, status=state)
             elif state == QUEUED:
-                ev.position = data.get("queue_position")
+                pos = data.get("queue_position")
+                ev.position = pos if isinstance(pos, int) and not isinstance(pos, bool) else None
             elif state in (RUNNING, UNKNOWN):
                 run_start = run_start if run_start is not None else now
                 ev.stage = RUNNING if state == RUNNING else UNKNOWN
@@ -182,7 +183,11 @@ class JobRunner:
 
     @staticmethod
     def _result(request_id: str, data: dict) -> JobResult:
-        urls = output_urls(data.get("output"))
+        try:
+            outputs = output_urls(data.get("output"))
+        except JobFailed as e:
+            raise JobFailed(f"Job {request_id}: {e} The job is paid for; its result cannot be "
+                            "used.", request_id=request_id, status="failed") from None
         cost = data.get("cost")
-        return JobResult(request_id, urls["videos"], urls["images"],
-                         float(cost) if isinstance(cost, (int, float)) else None)
+        ok = isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost)
+        return JobResult(request_id, outputs, float(cost) if ok else None)

@@ -1,14 +1,25 @@
-"""The journal: every paid job, recorded before polling begins, in sqlite.
+"""The journal: every paid job, in sqlite, recorded *before* its submit is sent.
 
-It lives in the ComfyUI user folder (``<user>/runcomfy/journal.sqlite3``) and survives
-restarts and crashes.  A job is found again by the fingerprint of its inputs (model id
-plus the exact request body, image contents included), so running the same inputs
-again resumes the pending job or reuses the finished result instead of paying twice.
+It lives in the ComfyUI user folder (``<user>/runcomfy/journal.sqlite3``), survives
+restarts and crashes, and is shared by every ComfyUI process that uses that folder.
+
+A job row is written in three steps:
+  1. the intent (fingerprint, model, time) with status ``submitting``, taken as a claim
+     in one ``BEGIN IMMEDIATE`` transaction: of all processes and threads that run the
+     same inputs at once, exactly one gets to submit, the others wait for its job;
+  2. the request id, as soon as the service answers (status ``submitted``);
+  3. the outputs, cost and downloaded files.
+A submit whose outcome is unknown (no answer, killed mid-submit) leaves the row as
+``uncertain``: the next run of the same inputs is told so instead of paying again.
+
+Rows are never deleted.  Writes are ``synchronous=FULL`` (an intent must survive a power
+cut as well as a crash).  Any sqlite failure becomes a JournalError that names the file
+and what to do; a file that is not a database any more is moved aside and replaced.
 """
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -17,134 +28,301 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import host
+from .errors import RunComfyError
+from .journal_schema import ensure_schema
 
+log = logging.getLogger("runcomfy")
+
+SUBMITTING, UNCERTAIN, UNCERTAIN_TOLD, REJECTED = "submitting", "uncertain", "uncertain_told", "rejected"
 PENDING = ("submitted", "queued", "running", "not_cancellable")
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    request_id  TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    model_id    TEXT NOT NULL,
-    status      TEXT NOT NULL,
-    created_at  REAL NOT NULL,
-    updated_at  REAL NOT NULL,
-    videos      TEXT NOT NULL DEFAULT '[]',
-    images      TEXT NOT NULL DEFAULT '[]',
-    files       TEXT NOT NULL DEFAULT '[]',
-    cost        REAL,
-    error       TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS jobs_by_fingerprint ON jobs (fingerprint, created_at);
-CREATE TABLE IF NOT EXISTS uncertain (
-    fingerprint TEXT PRIMARY KEY,
-    model_id    TEXT NOT NULL,
-    at          REAL NOT NULL
-);
-"""
+LIVE = (SUBMITTING, UNCERTAIN, *PENDING, "completed")   # worth finding again by fingerprint
+BUSY_TIMEOUT_S = 10.0
+COLUMNS = ("id, request_id, fingerprint, model_id, status, created_at, updated_at, owner, "
+           "claim_until, outputs, files, cost, estimate, error")
+
+
+class JournalError(RunComfyError):
+    """The journal cannot be read or written.  Raised before anything is submitted."""
 
 
 @dataclass
 class Entry:
-    request_id: str
+    id: int
+    request_id: str | None
     fingerprint: str
     model_id: str
     status: str
     created_at: float
-    videos: list = field(default_factory=list)
-    images: list = field(default_factory=list)
-    files: list = field(default_factory=list)
+    updated_at: float = 0.0
+    owner: str = ""
+    claim_until: float | None = None
+    outputs: dict = field(default_factory=dict)   # output kind → [url, …], in the service's order
+    files: list = field(default_factory=list)     # local paths, one per url, in url order
     cost: float | None = None
+    estimate: float | None = None
     error: str = ""
 
     @property
     def urls(self) -> list[str]:
-        return self.videos + self.images
+        return [u for kind in self.outputs for u in self.outputs[kind]]
+
+    def urls_of(self, kind: str) -> list[str]:
+        return list(self.outputs.get(kind, []))
 
     def local_files(self) -> list[Path]:
-        """Downloaded files that are still on disk, in output order (empty if any is gone)."""
+        """Downloaded files that are still on disk, in url order (empty if any is gone)."""
         paths = [Path(p) for p in self.files]
-        return paths if paths and len(paths) == len(self.urls) and all(p.is_file() for p in paths) else []
+        ok = paths and len(paths) == len(self.urls) and all(p.is_file() for p in paths)
+        return paths if ok else []
 
-
-def fingerprint(model_id: str, body: dict) -> str:
-    canon = json.dumps({"model_id": model_id, "body": body}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canon.encode()).hexdigest()
+    @classmethod
+    def from_row(cls, r) -> "Entry":
+        return cls(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]),
+                   json.loads(r[10]), r[11], r[12], r[13])
 
 
 class Journal:
-    _lock = threading.Lock()      # one writer at a time inside this process
+    """One sqlite file.  Connections are short-lived: one per transaction."""
+
+    busy_timeout_s = BUSY_TIMEOUT_S    # how long a write waits for another process's lock
 
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else host.user_dir() / "journal.sqlite3"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, self._connect() as db:
-            # Once per file, not per connection: changing the journal mode can fail with
-            # "database is locked" without waiting on the busy timeout.
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-
-    @contextmanager
-    def _connect(self):
-        """A connection for one transaction (committed, or rolled back on error), then closed."""
-        db = sqlite3.connect(self.path, timeout=30)
+        self._lock = threading.Lock()      # one writer at a time inside this process
         try:
-            with db:
-                yield db
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise self._error(e, "create the folder for") from None
+        with self._lock:
+            self._open()
+
+    # -- opening ------------------------------------------------------------------------
+    def _open(self) -> None:
+        try:
+            self._prepare()
+        except sqlite3.DatabaseError as e:
+            if not is_corrupt(e):
+                raise self._error(e, "open") from None
+            self._move_aside(e)
+            try:
+                self._prepare()
+            except sqlite3.Error as e2:
+                raise self._error(e2, "start a new") from None
+
+    def _prepare(self) -> None:
+        """WAL mode (once per file: it cannot change inside a transaction, and changing it
+        on every connection fails with 'database is locked'), then the schema."""
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        try:
+            self._set_wal(db)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                ensure_schema(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         finally:
             db.close()
 
-    def _write(self, sql: str, args: tuple) -> None:
-        with self._lock, self._connect() as db:
-            db.execute(sql, args)
+    def _set_wal(self, db) -> None:
+        """Switching a fresh file to WAL does not wait on the busy timeout: when another
+        process or thread opens it at the same moment, try again for a while."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
-    def record_submitted(self, request_id: str, fp: str, model_id: str) -> None:
+    def _move_aside(self, why: Exception) -> None:
+        """Keep a damaged journal next to the new one (never delete it) and say so once."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        kept = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 2
+        while kept.exists():
+            kept = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            n += 1
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(str(self.path) + suffix)
+                if src.exists():
+                    src.replace(Path(str(kept) + suffix))
+        except OSError as e:
+            raise self._error(e, "move aside the damaged") from None
+        log.warning("RunComfy: the journal %s was damaged (%s); kept it as %s and started a new one.",
+                    self.path, why, kept)
+
+    @contextmanager
+    def _connect(self, immediate: bool = False):
+        """A connection for one transaction (committed, or rolled back on error), then closed."""
+        db = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        try:
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    def _error(self, e: Exception, doing: str) -> JournalError:
+        folder = self.path.parent
+        reason = str(e) or type(e).__name__
+        if "locked" in reason or "busy" in reason:
+            advice = ("Another program (or another ComfyUI) holds it locked; close it or wait, "
+                      "then queue again.")
+        else:
+            advice = f"Make sure {folder} exists and is writable by you, then queue again."
+        return JournalError(f"RunComfy could not {doing} its job journal {self.path} ({reason}), "
+                            f"so nothing was submitted and nothing was paid. {advice}")
+
+    @contextmanager
+    def _tx(self, doing: str, immediate: bool = True):
+        try:
+            with self._lock if immediate else _nolock(), self._connect(immediate) as db:
+                yield db
+        except sqlite3.Error as e:
+            raise self._error(e, doing) from None
+
+    # -- claims: the intent, before the submit ---------------------------------------------
+    def claim(self, fps: list[str], model_id: str, owner: str, until: float,
+              estimate: float | None = None) -> tuple[Entry, bool]:
+        """Atomically: the live entry for these inputs, or a new ``submitting`` row of ours.
+
+        ``fps`` are the fingerprints that mean "these inputs" (the first is written on a new
+        row; the others find rows written by earlier versions).  Returns (entry, mine).
+        """
         now = time.time()
-        self._write("INSERT OR REPLACE INTO jobs (request_id, fingerprint, model_id, status, "
-                    "created_at, updated_at) VALUES (?, ?, ?, 'submitted', ?, ?)",
-                    (request_id, fp, model_id, now, now))
+        with self._tx("record the job in") as db:
+            row = self._live(db, fps)
+            if row is not None:
+                return Entry.from_row(row), False
+            cur = db.execute("INSERT INTO jobs (fingerprint, model_id, status, created_at, updated_at, "
+                             "owner, claim_until, estimate) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (fps[0], model_id, SUBMITTING, now, now, owner, until, estimate))
+            return self._by_id(db, cur.lastrowid), True
+
+    def find(self, fps: list[str]) -> Entry | None:
+        """The newest live entry (claimed, uncertain, pending or completed) for these inputs."""
+        with self._tx("read", immediate=False) as db:
+            row = self._live(db, fps)
+            return Entry.from_row(row) if row else None
+
+    @staticmethod
+    def _live(db, fps: list[str]):
+        marks = ",".join("?" * len(fps))
+        states = ",".join("?" * len(LIVE))
+        return db.execute(f"SELECT {COLUMNS} FROM jobs WHERE fingerprint IN ({marks}) AND status IN "
+                          f"({states}) ORDER BY created_at DESC, id DESC LIMIT 1",
+                          (*fps, *LIVE)).fetchone()
+
+    def record_request(self, entry_id: int, request_id: str) -> None:
+        """The service answered the submit: the job exists and is paid for."""
+        with self._tx("record the request id in") as db:
+            db.execute("UPDATE jobs SET request_id = ?, status = 'submitted', owner = '', "
+                       "claim_until = NULL, updated_at = ? WHERE id = ?",
+                       (request_id, time.time(), entry_id))
+
+    def release(self, entry_id: int, error: str) -> None:
+        """The service refused the submit: no job, nothing paid; the claim ends."""
+        self._update_claim(entry_id, REJECTED, error, None)
+
+    def mark_uncertain(self, entry_id: int, error: str, owner: str | None = None) -> bool:
+        """The submit's outcome is unknown.  With ``owner``, only if that owner still holds
+        the claim (a waiting process taking over a dead one's claim).  True if changed."""
+        return self._update_claim(entry_id, UNCERTAIN, error, owner)
+
+    def acknowledge_uncertain(self, entry_id: int) -> bool:
+        """The user has been told; the next run may submit anew.  True for the one who told."""
+        with self._tx("update") as db:
+            cur = db.execute("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+                             (UNCERTAIN_TOLD, time.time(), entry_id, UNCERTAIN))
+            return cur.rowcount == 1
+
+    def _update_claim(self, entry_id: int, status: str, error: str, owner: str | None) -> bool:
+        sql = ("UPDATE jobs SET status = ?, error = ?, owner = '', claim_until = NULL, updated_at = ? "
+               "WHERE id = ? AND status = ?")
+        args = [status, error, time.time(), entry_id, SUBMITTING]
+        if owner is not None:
+            sql += " AND owner = ?"
+            args.append(owner)
+        with self._tx("update") as db:
+            return db.execute(sql, args).rowcount == 1
+
+    # -- after the submit ----------------------------------------------------------------
+    def add_loaded(self, request_id: str, model_id: str = "unknown/model") -> None:
+        """A request this journal never saw (RunComfy Load Result)."""
+        now = time.time()
+        with self._tx("record the request in") as db:
+            db.execute("INSERT OR IGNORE INTO jobs (request_id, fingerprint, model_id, status, "
+                       "created_at, updated_at) VALUES (?, ?, ?, 'submitted', ?, ?)",
+                       (request_id, "loaded:" + request_id, model_id, now, now))
 
     def set_status(self, request_id: str, status: str, error: str = "") -> None:
         self._write("UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE request_id = ?",
                     (status, error, time.time(), request_id))
 
-    def record_outputs(self, request_id: str, videos: list, images: list, cost) -> None:
-        self._write("UPDATE jobs SET status = 'completed', videos = ?, images = ?, cost = ?, "
-                    "updated_at = ? WHERE request_id = ?",
-                    (json.dumps(videos), json.dumps(images), cost, time.time(), request_id))
+    def record_outputs(self, request_id: str, outputs: dict, cost) -> None:
+        self._write("UPDATE jobs SET status = 'completed', outputs = ?, cost = ?, updated_at = ? "
+                    "WHERE request_id = ?", (json.dumps(outputs), cost, time.time(), request_id))
 
     def record_files(self, request_id: str, files: list) -> None:
-        self._write("UPDATE jobs SET files = ?, updated_at = ? WHERE request_id = ?",
-                    (json.dumps([str(f) for f in files]), time.time(), request_id))
+        """The downloaded files (or [] to forget damaged ones); ends any download lease."""
+        self._write("UPDATE jobs SET files = ?, owner = '', claim_until = NULL, updated_at = ? "
+                    "WHERE request_id = ?", (json.dumps([str(f) for f in files]), time.time(), request_id))
 
+    # -- download leases: one process downloads a job's files, the others wait -------------
+    def lease_fetch(self, request_id: str, owner: str, until: float) -> bool:
+        """Take (or renew) the right to download this job's files; False while another
+        process holds an unexpired lease."""
+        with self._tx("update") as db:
+            cur = db.execute("UPDATE jobs SET owner = ?, claim_until = ? WHERE request_id = ? AND "
+                             "(owner = '' OR owner = ? OR claim_until IS NULL OR claim_until < ?)",
+                             (owner, until, request_id, owner, time.time()))
+            return cur.rowcount == 1
+
+    def end_fetch(self, request_id: str, owner: str) -> None:
+        self._write("UPDATE jobs SET owner = '', claim_until = NULL WHERE request_id = ? AND owner = ?",
+                    (request_id, owner))
+
+    def _write(self, sql: str, args: tuple) -> None:
+        with self._tx("update") as db:
+            db.execute(sql, args)
+
+    # -- reading -------------------------------------------------------------------------
     def get(self, request_id: str) -> Entry | None:
         rows = self._select("WHERE request_id = ?", (request_id,))
         return rows[0] if rows else None
 
-    def find(self, fp: str) -> Entry | None:
-        """The newest job for these inputs that is pending or completed (worth reusing)."""
-        rows = self._select("WHERE fingerprint = ? AND status IN (?, ?, ?, ?, 'completed') "
-                            "ORDER BY created_at DESC LIMIT 1", (fp, *PENDING))
+    def get_id(self, entry_id: int) -> Entry | None:
+        rows = self._select("WHERE id = ?", (entry_id,))
         return rows[0] if rows else None
 
     def recent(self, limit: int = 50) -> list[Entry]:
-        return self._select("ORDER BY created_at DESC LIMIT ?", (limit,))
+        return self._select("ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
 
     def _select(self, where: str, args: tuple) -> list[Entry]:
-        with self._connect() as db:
-            cur = db.execute("SELECT request_id, fingerprint, model_id, status, created_at, videos, "
-                             f"images, files, cost, error FROM jobs {where}", args)
-            return [Entry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]),
-                          json.loads(r[7]), r[8], r[9]) for r in cur.fetchall()]
+        with self._tx("read", immediate=False) as db:
+            rows = db.execute(f"SELECT {COLUMNS} FROM jobs {where}", args).fetchall()
+        return [Entry.from_row(r) for r in rows]
 
-    # A submit that got no answer may have created a paid job we cannot see.
-    def mark_uncertain(self, fp: str, model_id: str) -> None:
-        self._write("INSERT OR REPLACE INTO uncertain (fingerprint, model_id, at) VALUES (?, ?, ?)",
-                    (fp, model_id, time.time()))
+    @staticmethod
+    def _by_id(db, entry_id: int) -> Entry:
+        return Entry.from_row(db.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (entry_id,)).fetchone())
 
-    def pop_uncertain(self, fp: str) -> float | None:
-        """When these inputs had an unanswered submit, forget it and return its time."""
-        with self._lock, self._connect() as db:
-            row = db.execute("SELECT at FROM uncertain WHERE fingerprint = ?", (fp,)).fetchone()
-            if row:
-                db.execute("DELETE FROM uncertain WHERE fingerprint = ?", (fp,))
-            return row[0] if row else None
+
+def is_corrupt(e: sqlite3.DatabaseError) -> bool:
+    """A file that is not (or no longer) a database, as opposed to a locked or read-only one."""
+    text = str(e).lower()
+    return type(e) is sqlite3.DatabaseError or "malformed" in text or "not a database" in text
+
+
+@contextmanager
+def _nolock():
+    yield

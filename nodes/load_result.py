@@ -8,43 +8,45 @@ from __future__ import annotations
 import asyncio
 
 from . import host
-from .client import RunComfyClient
+from .client import safe_id, usable_request_id
 from .errors import InputError
 from .factory import FRAME_OPTIONS, VIDEO_OUTPUTS
-from .job import JobRunner
-from .journal import Journal
+from .options import defaults
 from .schema import ModelSpec
-from .settings import run_timeout_s
 from .status import Reporter
 
 NODE_ID = "RunComfy_LoadResult"
 DISPLAY_NAME = "RunComfy Load Result"
 
 
-def load(request_id: str, options: dict, reporter: Reporter, *, client: RunComfyClient | None = None,
-         journal: Journal | None = None, should_cancel=host.interrupted) -> dict:
-    from .runner import build_outputs, fetch_once   # late: decoding loads on first use
+def load(request_id: str, options: dict, reporter: Reporter, *, client=None, service=None,
+         should_cancel=host.interrupted) -> dict:
+    from .runner import build_outputs            # late: decoding loads on first use
+    from .service import JobService, LazyClient
     request_id = (request_id or "").strip()
     if not request_id:
         raise InputError(f"{DISPLAY_NAME}: widget 'request_id' is empty. Paste a RunComfy request id "
                          "(the node outputs it, and the journal keeps every one).")
-    journal = journal or Journal()
+    if not usable_request_id(request_id):
+        raise InputError(f"{DISPLAY_NAME}: widget 'request_id' is not a request id (too long or "
+                         "with control characters). Paste the id the node printed.")
+    service = service or JobService.shared()
+    journal = service.journal()
+    clients = LazyClient(client)              # made only when the network is needed (token)
     entry = journal.get(request_id)
-    if client is None and (entry is None or not entry.local_files()):
-        client = RunComfyClient()      # only when the network is needed (needs the token)
     if entry is None or not (entry.local_files() or entry.urls):
-        reporter.say("loading", f"Asking RunComfy for request {request_id[:8]}…")
-        result = JobRunner(client, on_event=reporter.event, should_cancel=should_cancel,
-                           run_timeout_s=run_timeout_s()).wait(request_id, cancel_on_interrupt=False)
+        reporter.say("loading", f"Asking RunComfy for request {safe_id(request_id)}…")
         if entry is None:
-            journal.record_submitted(request_id, "loaded:" + request_id, "unknown/model")
-        journal.record_outputs(request_id, result.videos, result.images, result.cost)
+            journal.add_loaded(request_id)
+            entry = journal.get(request_id)
+        entry = service.wait(journal, clients(), entry, reporter, should_cancel,
+                             cancel_on_interrupt=False)
     else:
-        reporter.note(f"From the journal: request {request_id[:8]} ({entry.model_id})")
-    entry, files = fetch_once(client, journal, request_id, reporter)
+        reporter.note(f"From the journal: request {safe_id(request_id)} ({entry.model_id})")
+    entry, files = service.fetch_files(journal, clients, entry, reporter, should_cancel)
     spec = ModelSpec(entry.model_id, NODE_ID, DISPLAY_NAME, "", "video", [])
-    outputs = build_outputs(spec, entry, files, options, reporter)
-    reporter.done(f"Loaded request {request_id[:8]} · no new charge")
+    outputs = build_outputs(spec, entry, files, {**defaults(), **options}, reporter)
+    reporter.done(f"Loaded request {safe_id(request_id)} · no new charge")
     return outputs
 
 

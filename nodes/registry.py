@@ -33,20 +33,41 @@ def model_files(folders=None) -> list[Path]:
 
 
 def load_specs(folders=None) -> list[ModelSpec]:
-    """Every readable model, first file winning when two share a node id."""
+    """Every usable model, first file winning when two share a node id.
+
+    A file that cannot become a working node (unreadable, not JSON, a schema with unusable
+    values, a node id ComfyUI or another pack already has) is skipped with one log line
+    naming the file and the reason; it never affects the other models or the pack.
+    """
     specs: dict[str, ModelSpec] = {}
+    existing = host.existing_node_ids()
     for path in model_files(folders):
         try:
             spec = parse_model(json.loads(path.read_text(encoding="utf-8")), str(path))
+            check_node(spec)
         except (OSError, ValueError, SchemaError) as e:
             log.warning("RunComfy: skipping model file %s: %s", path, e)
             continue
+        except Exception as e:  # noqa: BLE001 - one bad file must never stop the pack loading
+            log.warning("RunComfy: skipping model file %s: %s: %s", path, type(e).__name__, e)
+            continue
         if spec.node_id in specs:
-            log.warning("RunComfy: %s repeats node id %s from %s; skipped", path,
+            log.warning("RunComfy: skipping model file %s: it repeats node id %s from %s", path,
                         spec.node_id, specs[spec.node_id].path)
+            continue
+        if spec.node_id in existing:
+            log.warning("RunComfy: skipping model file %s: node id %s already belongs to ComfyUI "
+                        "or another node pack; give the file another 'node_id'", path, spec.node_id)
             continue
         specs[spec.node_id] = spec
     return list(specs.values())
+
+
+def check_node(spec: ModelSpec) -> None:
+    """Build the node and its INPUT_TYPES once, now, as ComfyUI will (and JSON-encode them,
+    as /object_info does), so a schema that cannot work fails at load, not in the UI."""
+    cls = make_node_class(spec)
+    json.dumps(cls.INPUT_TYPES(), allow_nan=False)
 
 
 def tool_nodes() -> dict[str, tuple[type, str]]:
@@ -60,11 +81,17 @@ def build_mappings(folders=None, *, tools: bool = False) -> tuple[dict, dict]:
     """Node classes and display names of every model; ``tools`` adds the pack's other
     nodes (RunComfy Model for any model id, RunComfy Load Result), which ComfyUI gets."""
     classes, names = {}, {}
+    if tools:
+        existing = host.existing_node_ids()
     for spec in load_specs(folders):
         classes[spec.node_id] = make_node_class(spec)
         names[spec.node_id] = f"RunComfy {spec.display_name}"
     if tools:
         for node_id, (cls, name) in tool_nodes().items():
+            if node_id in existing:
+                log.warning("RunComfy: node id %s already exists in ComfyUI (another copy of this "
+                            "pack?); not registering ours", node_id)
+                continue
             if node_id in classes:
                 log.warning("RunComfy: model file %s uses the reserved node id %s; skipped",
                             classes[node_id].SPEC.path, node_id)

@@ -8,10 +8,14 @@ module receives the image fields already turned into URL strings.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from .errors import InputError
 from .schema import BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, JSON, SEED, Field, ModelSpec
+
+
+MAX_REQUEST_BYTES = 64 * 1024 * 1024   # whole JSON body (RunComfy's nodes stay under 64 MiB)
 
 
 def build_request(spec: ModelSpec, values: dict[str, Any],
@@ -21,19 +25,59 @@ def build_request(spec: ModelSpec, values: dict[str, Any],
     ``values`` are widget values by widget name (as ComfyUI passes them);
     ``images`` maps an image field's wire key to a URL (or a list of URLs).
     """
-    images = images or {}
+    return assemble(spec, scalar_values(spec, values), images or {})
+
+
+def scalar_values(spec: ModelSpec, values: dict[str, Any]) -> dict[str, Any]:
+    """Every non-media widget checked and converted: wire key → wire value (left out: None)."""
+    body: dict[str, Any] = {}
+    for f in spec.fields:
+        if f.kind not in (IMAGE, IMAGE_LIST):
+            value = convert(spec, f, values.get(f.name, None))
+            if value is not None:
+                body[f.key] = value
+    return body
+
+
+def assemble(spec: ModelSpec, scalars: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
+    """The body in schema order: checked scalars plus each media field's URL(s)."""
     body: dict[str, Any] = {}
     for f in spec.fields:
         if f.kind in (IMAGE, IMAGE_LIST):
-            value = images.get(f.key)
+            value = media.get(f.key)
             check_image_field(spec, f, value)
             if value:
                 body[f.key] = value
-            continue
-        value = convert(spec, f, values.get(f.name, None))
-        if value is not None:
-            body[f.key] = value
+        elif f.key in scalars:
+            body[f.key] = scalars[f.key]
     return body
+
+
+def encode_body(body: dict, who: str = "The request", limit: int = MAX_REQUEST_BYTES) -> bytes:
+    """The exact bytes to send, or InputError naming the key that cannot be sent or the size."""
+    try:
+        data = json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError):
+        for key, value in body.items():
+            try:
+                json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+            except (ValueError, TypeError, UnicodeEncodeError) as e:
+                raise InputError(f"{who}: the value for '{key}' cannot be sent: {unsendable(e)}. "
+                                 "Nothing was sent.") from None
+        raise
+    if len(data) > limit:
+        raise InputError(f"{who} would be {len(data) / 1e6:.1f} MB, over the {limit / 1e6:.1f} MB "
+                         f"a request may carry. Use fewer or smaller inputs, or give https:// "
+                         f"links instead of connected media.")
+    return data
+
+
+def unsendable(e: Exception) -> str:
+    if isinstance(e, UnicodeEncodeError):
+        return "it contains characters that cannot be encoded as UTF-8 (an unpaired surrogate)"
+    if "Out of range float" in str(e):
+        return "it contains NaN or an infinite number, which JSON cannot carry"
+    return str(e)
 
 
 def fail(spec: ModelSpec, f: Field, problem: str) -> InputError:
@@ -51,7 +95,8 @@ def convert(spec: ModelSpec, f: Field, value: Any) -> Any:
     if f.kind in (INT, SEED):
         if value is None:
             return None if not f.required else _missing(spec, f)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not finite(value) \
+                or int(value) != value:
             raise fail(spec, f, f"must be a whole number, not {value!r}.")
         return check_range(spec, f, int(value))
     if f.kind == FLOAT:
@@ -59,6 +104,8 @@ def convert(spec: ModelSpec, f: Field, value: Any) -> Any:
             return None if not f.required else _missing(spec, f)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise fail(spec, f, f"must be a number, not {value!r}.")
+        if not finite(value):
+            raise fail(spec, f, f"is {value!r}; only a finite number can be sent. Type a number.")
         return check_range(spec, f, float(value))
     if f.kind == BOOL:
         if value is None:
@@ -76,12 +123,22 @@ def check_range(spec: ModelSpec, f: Field, value):
     return value
 
 
+def finite(value) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def check_text(spec: ModelSpec, f: Field, value: Any) -> str | None:
     text = "" if value is None else str(value)
     if not text.strip():
         if f.required:
             _missing(spec, f)
         return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise fail(spec, f, f"contains a character that cannot be sent (position {e.start}, an "
+                            "unpaired surrogate, usually from a broken copy and paste). Retype "
+                            "that part.") from None
     if f.max_length is not None and len(text) > f.max_length:
         raise fail(spec, f, f"is {len(text)} characters long; the model allows at most "
                             f"{f.max_length}. Shorten it by {len(text) - f.max_length}.")
@@ -93,10 +150,15 @@ def parse_json(spec: ModelSpec, f: Field, value: Any):
     if not text:
         return _missing(spec, f) if f.required else None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as e:
         raise fail(spec, f, f"must be JSON text ({f.problem}); it does not parse: {e.msg} "
                             f"at line {e.lineno} column {e.colno}.") from None
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeEncodeError) as e:
+        raise fail(spec, f, f"cannot be sent: {unsendable(e)}.") from None
+    return value
 
 
 def check_image_field(spec: ModelSpec, f: Field, value: Any) -> None:

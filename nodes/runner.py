@@ -4,35 +4,31 @@
 so ComfyUI's event loop stays free and two RunComfy nodes run their jobs at once.
 ``execute`` is the same path as a plain function (the demo calls it directly).
 
-Money rules kept here: inputs are checked and images encoded before the submit; the
-journal records the job before polling; the same inputs resume or reuse a journaled
-job instead of paying again; a Cancel on a running job keeps fetching its result.
+The order is what keeps money safe: every widget is checked and the inputs'
+fingerprint computed first (cheap); the job service then reuses or resumes a job with
+that fingerprint, and only for new inputs encodes the media (checking their limits),
+journals the intent and submits.  See service.py.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 
 from . import host
-from .client import RunComfyClient
 from .decode import DecodeError, decode_video
-from .errors import ApiError, JobFailed, RunComfyError, SubmitUncertain
-from .images import check_request_size, prepare_images
-from .job import JobCancelled, JobResult, JobRunner
-from .journal import Entry, Journal, fingerprint
-from .request import build_request
-from .results import fetch_all, load_images, preview
-from .schema import ModelSpec
-from .settings import run_timeout_s
+from .fingerprint import fingerprint, legacy_fingerprint, tensor_digest
+from .images import prepare_images, slots
+from .journal import Entry
+from .options import identity, split
+from .request import assemble, check_image_field, encode_body, scalar_values
+from .client import safe_id
+from .results import load_images, preview
+from .schema import IMAGE, ModelSpec
+from .service import JobService, Prepared, Ticket
 from .status import Reporter
 
 log = logging.getLogger("runcomfy")
-OPTION_DEFAULTS = {"fit_image_to_limits": True, "start_frame": 0, "every_nth_frame": 1, "frame_cap": 0}
-BACKGROUND: list[threading.Thread] = []     # result fetches that outlive a Cancel
-_submit_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
 
 
 async def run_node(spec: ModelSpec, values: dict, node_id=None):
@@ -40,136 +36,63 @@ async def run_node(spec: ModelSpec, values: dict, node_id=None):
     return await asyncio.to_thread(execute, spec, values, reporter)
 
 
-def execute(spec: ModelSpec, values: dict, reporter: Reporter, *, client: RunComfyClient | None = None,
-            journal: Journal | None = None, should_cancel=host.interrupted) -> dict:
-    """Check and encode the inputs (nothing is paid before this passes), then run the job."""
-    values = dict(values)
-    options = {k: values.pop(k, d) for k, d in OPTION_DEFAULTS.items()}
-    prepared = prepare_images(spec, values, fit=bool(options["fit_image_to_limits"]))
-    for note in prepared.notes:
-        reporter.note(note)
-    body = build_request(spec, values, prepared.urls)
-    return run_body(spec, body, options, reporter, client=client, journal=journal,
-                    should_cancel=should_cancel)
+def execute(spec: ModelSpec, values: dict, reporter: Reporter, *, client=None,
+            service: JobService | None = None, should_cancel=host.interrupted) -> dict:
+    """Check the inputs (nothing is paid before this passes), then obtain and load the job."""
+    values, options = split(values)
+    scalars = scalar_values(spec, values)
+    media = media_identity(spec, values)
+
+    def prepare() -> Prepared:
+        prepared = prepare_images(spec, values, fit=bool(options["fit_image_to_limits"]))
+        body = assemble(spec, scalars, prepared.urls)
+        return Prepared(encode_body(body, spec.display_name),
+                        legacy_fingerprint(spec.model_id, body), prepared.notes)
+
+    ticket = Ticket(spec.model_id, spec.display_name,
+                    fingerprint(spec.model_id, scalars, media, identity(spec, options)), prepare)
+    return finish(spec, ticket, options, reporter, client=client, service=service,
+                  should_cancel=should_cancel)
 
 
-def run_body(spec: ModelSpec, body: dict, options: dict, reporter: Reporter, *,
-             client: RunComfyClient | None = None, journal: Journal | None = None,
-             should_cancel=host.interrupted) -> dict:
-    """Submit (or resume, or reuse) the job for a checked body, fetch and decode its result.
+def media_identity(spec: ModelSpec, values: dict) -> dict:
+    """Each media field's slots as content hashes or links; item counts checked here."""
+    found = {}
+    for f in spec.media_fields:
+        items = [tensor_digest(t) if t is not None else link or None
+                 for _, t, link in slots(spec, f, values, [])]
+        given = [i for i in items if i]
+        check_image_field(spec, f, (given[0] if given else None) if f.kind == IMAGE else given)
+        found[f.key] = items
+    return found
 
-    ``spec`` is only read for model_id, output and display name, so a node without a
-    schema (the generic RunComfy Model node) can build a minimal one.
-    """
-    options = {**OPTION_DEFAULTS, **options}
-    check_request_size(body)
-    client = client or RunComfyClient()
-    journal = journal or Journal()
-    fp = fingerprint(spec.model_id, body)
-    runner = JobRunner(client, on_event=reporter.event, should_cancel=should_cancel,
-                       run_timeout_s=run_timeout_s())
+
+def finish(spec: ModelSpec, ticket: Ticket, options: dict, reporter: Reporter, *, client=None,
+           service: JobService | None = None, should_cancel=host.interrupted) -> dict:
+    """Obtain the job (reused, resumed or submitted), download it, turn it into outputs."""
+    service = service or JobService.shared()
     started = time.monotonic()
-    entry, files = obtain(spec, body, fp, runner, journal, reporter)
-    reused = bool(files)
-    if not files:
-        entry, files = fetch_once(client, journal, entry.request_id, reporter)
+    got = service.run(ticket, reporter, client=client, should_cancel=should_cancel)
     try:
-        outputs = build_outputs(spec, entry, files, options, reporter)
+        outputs = build_outputs(spec, got.entry, got.files, options, reporter)
     except DecodeError:
         # Keep the damaged file for the user to inspect, but forget it: the next run
         # downloads the result again (the job is paid for; its URL is in the journal).
-        journal.record_files(entry.request_id, [])
+        service.forget_files(got.entry.request_id)
         raise
-    cost = f" · ${entry.cost:.2f}" if entry.cost is not None else ""
-    if reused:
+    cost = f" · ${got.entry.cost:.2f}" if got.entry.cost is not None else ""
+    if got.reused:
         cost = " · reused, no new charge"
-    reporter.done(f"Done in {time.monotonic() - started:.0f} s{cost} · {entry.request_id[:8]}")
+    reporter.done(f"Done in {time.monotonic() - started:.0f} s{cost} · {safe_id(got.entry.request_id)}")
     return outputs
-
-
-def obtain(spec, body, fp, runner: JobRunner, journal: Journal, reporter: Reporter):
-    """The finished job for these inputs: reused, resumed, or submitted now (and paid)."""
-    with _lock_for(fp):
-        when = journal.pop_uncertain(fp)
-        if when is not None:
-            raise RunComfyError(
-                f"The last submit of these exact inputs ({time.strftime('%H:%M', time.localtime(when))}) "
-                "got no answer and may have created a paid job. Check your requests on runcomfy.com "
-                "(or fetch it with RunComfy Load Result); press Queue again to submit anew.")
-        entry = journal.find(fp)
-        if entry is None:
-            try:
-                rid = runner.submit(spec.model_id, body)
-            except SubmitUncertain:
-                journal.mark_uncertain(fp, spec.model_id)
-                raise
-            journal.record_submitted(rid, fp, spec.model_id)
-            entry = journal.get(rid)
-        elif entry.status == "completed":
-            files = entry.local_files()
-            reporter.note(f"Reusing request {entry.request_id[:8]} from "
-                          f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(entry.created_at))}: same "
-                          "inputs, no new charge (change the seed for a new variation)")
-            return entry, files
-        else:
-            reporter.note(f"Resuming request {entry.request_id[:8]} (same inputs, already paid for)")
-    result = wait(runner, journal, entry.request_id)
-    journal.record_outputs(result.request_id, result.videos, result.images, result.cost)
-    return journal.get(result.request_id), []
-
-
-def wait(runner: JobRunner, journal: Journal, request_id: str) -> JobResult:
-    try:
-        return runner.wait(request_id)
-    except JobCancelled as e:
-        journal.set_status(request_id, "not_cancellable" if e.billed else "cancelled")
-        if e.billed:
-            fetch_in_background(runner.client, journal, request_id)
-        host.raise_interrupt()
-    except JobFailed as e:
-        journal.set_status(request_id, e.status or "failed", str(e))
-        raise
-    except ApiError as e:
-        if e.code == 404001:
-            journal.set_status(request_id, "expired", str(e))
-            raise RunComfyError(f"RunComfy no longer knows request {request_id} (expired). Press "
-                                "Queue again to submit these inputs anew (a new, paid job).") from None
-        raise
-
-
-def fetch_once(client: RunComfyClient, journal: Journal, request_id: str, reporter=None):
-    """Download a request's outputs unless another run already did (one download per job)."""
-    with _lock_for("files:" + request_id):
-        entry = journal.get(request_id)
-        files = entry.local_files()
-        if not files:
-            files = fetch_all(client, entry.urls, entry.model_id, request_id,
-                              progress=reporter.downloading if reporter else None)
-            journal.record_files(request_id, files)
-        return entry, files
-
-
-def fetch_in_background(client: RunComfyClient, journal: Journal, request_id: str) -> None:
-    """A job that could not be cancelled is paid for: fetch its result into the journal."""
-    def work():
-        try:
-            result = JobRunner(client, run_timeout_s=run_timeout_s()).wait(request_id)
-            journal.record_outputs(request_id, result.videos, result.images, result.cost)
-            _, files = fetch_once(client, journal, request_id)
-            log.info("RunComfy: kept the result of cancelled-but-billed request %s: %s",
-                     request_id, ", ".join(map(str, files)))
-        except RunComfyError as e:
-            log.warning("RunComfy: could not fetch request %s in the background: %s", request_id, e)
-    thread = threading.Thread(target=work, name=f"runcomfy-keep-{request_id[:8]}", daemon=True)
-    BACKGROUND.append(thread)
-    thread.start()
 
 
 def build_outputs(spec: ModelSpec, entry: Entry, files, options: dict, reporter: Reporter) -> dict:
     """The node's outputs from whatever the job returned (videos and/or images)."""
     urls_text = "\n".join(entry.urls)
-    video_files = [f for f, u in zip(files, entry.urls) if u in entry.videos]
-    image_files = [f for f, u in zip(files, entry.urls) if u in entry.images]
+    by_url = dict(zip(entry.urls, files))
+    video_files = [by_url[u] for u in entry.urls_of("video") if u in by_url]
+    image_files = [by_url[u] for u in entry.urls_of("image") if u in by_url]
     if video_files:
         if len(video_files) > 1:
             reporter.note(f"{len(video_files)} videos returned; frames come from the first, all are saved")
@@ -190,8 +113,3 @@ def build_outputs(spec: ModelSpec, entry: Entry, files, options: dict, reporter:
     else:
         result = (frames, urls_text, entry.request_id)
     return {"ui": ui, "result": result}
-
-
-def _lock_for(fp: str) -> threading.Lock:
-    with _locks_guard:
-        return _submit_locks.setdefault(fp, threading.Lock())

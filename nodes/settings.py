@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from . import host
@@ -15,6 +16,7 @@ from .errors import ConfigError
 
 DEFAULT_BASE_URL = "https://model-api.runcomfy.net"
 TOKEN_ENV = ("RUNCOMFY_API_TOKEN", "RUNCOMFY_API_KEY")
+MIN_TOKEN, MAX_TOKEN = 8, 1024
 NO_TOKEN = ("No RunComfy API token is set, so nothing was sent. Set it in ComfyUI's Settings → "
             "RunComfy, or set the environment variable RUNCOMFY_API_TOKEN before starting "
             "ComfyUI (create a key on runcomfy.com under Profile → API keys).")
@@ -33,16 +35,25 @@ def read_config() -> dict:
 
 
 def write_config(data: dict) -> None:
-    """Write the config file readable by its owner only (it may hold the token)."""
+    """Write the config file readable by its owner only (it may hold the token).
+
+    The temporary file is created new (O_EXCL, a random name, mode 0600), so a file or
+    symlink planted at a predictable temp path is never followed or reused; os.replace
+    then swaps the name itself (a symlink at the target is replaced, not followed).
+    """
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def token_source() -> tuple[str | None, str]:
@@ -56,15 +67,37 @@ def token_source() -> tuple[str | None, str]:
 
 
 def api_token() -> str:
-    token, _ = token_source()
+    token, source = token_source()
     if not token:
         raise ConfigError(NO_TOKEN)
+    problem = token_problem(token)
+    if problem:
+        where = next((n for n in TOKEN_ENV if os.environ.get(n, "").strip()), "") \
+            if source == "environment" else "the token saved in Settings → RunComfy"
+        raise ConfigError(f"{where}: {problem} Nothing was sent.")
     return token
 
 
+def token_problem(token: str) -> str | None:
+    """Why this string cannot be a token (None: fine).  The message never quotes it."""
+    if len(token) > MAX_TOKEN:
+        return f"That is not an API token: it is longer than {MAX_TOKEN} characters."
+    if not all(0x21 <= ord(c) <= 0x7e for c in token):
+        return ("That is not an API token: it contains spaces, line breaks, control or "
+                "non-ASCII characters, which cannot be sent in an HTTP header. Copy the key "
+                "again from runcomfy.com.")
+    if len(token) < MIN_TOKEN:
+        return f"That is not an API token: it is shorter than {MIN_TOKEN} characters."
+    return None
+
+
 def set_token(token: str | None) -> None:
+    """Save (or with None/"" clear) the token; a string that cannot be one is refused."""
     data = read_config()
     if token:
+        problem = token_problem(token.strip())
+        if problem:
+            raise ConfigError(problem)
         data["api_token"] = token.strip()
     else:
         data.pop("api_token", None)
@@ -82,3 +115,29 @@ def run_timeout_s() -> float:
         return float(os.environ.get("RUNCOMFY_TIMEOUT_MIN") or read_config().get("timeout_min") or 30) * 60
     except ValueError:
         return 30 * 60.0
+
+
+GB = 1024 ** 3
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip() or str(read_config().get(name.lower().replace("runcomfy_", ""), ""))
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        return default
+    return value if value > 0 and value == value and value != float("inf") else default
+
+
+def result_memory_budget() -> int:
+    """Bytes one decoded result (frames or an image batch) may take: RUNCOMFY_MAX_RESULT_GB,
+    else half the machine's memory (8 GiB when it cannot be read)."""
+    from .process import total_memory
+    machine = total_memory()
+    default = machine / 2 / GB if machine else 8.0
+    return int(_env_number("RUNCOMFY_MAX_RESULT_GB", default) * GB)
+
+
+def max_image_pixels() -> int:
+    """Pixels one result image may have: RUNCOMFY_MAX_IMAGE_MP megapixels, default 100."""
+    return int(_env_number("RUNCOMFY_MAX_IMAGE_MP", 100.0) * 1_000_000)

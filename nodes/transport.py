@@ -4,8 +4,14 @@ Two retry rules, because a submit costs money:
 - reads and cancel (status, result, cancel, catalog) are retried with backoff and jitter
   on 429 (honouring Retry-After), 5xx, 500001 and dropped connections;
 - a submit is retried only when it surely never reached the service: the connection was
-  refused or the host name did not resolve, or the service answered 429 (a 4xx means
-  nothing was submitted).  A timeout or reset after sending raises SubmitUncertain.
+  refused, the host name did not resolve, the TCP handshake timed out, or the service
+  answered 429.  Any other failure after the body may have been sent (a timeout, a reset,
+  a 5xx from the service or a gateway, an answer without a usable request id) raises
+  SubmitUncertain: a job may exist and bill.  A 4xx means nothing was submitted.
+
+Everything that can fail *before* a byte is sent (the body does not encode, the token
+cannot go in a header) fails as such, never as an uncertain submit.  Answers are read
+up to MAX_ANSWER bytes within the read timeout, so no answer can exhaust memory.
 """
 from __future__ import annotations
 
@@ -18,9 +24,14 @@ from email.utils import parsedate_to_datetime
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from .errors import ApiError, RunComfyError, SubmitUncertain, redact
+from .errors import ApiError, ConfigError, RunComfyError, SubmitUncertain, clip, redact
 
 USER_AGENT = "comfyui-runcomfy-model-api/0.1"
+MAX_ANSWER = 8 * 1024 * 1024      # a JSON answer larger than this is not read
+ANSWER_CHUNK = 8192               # decoded per step: bounds what a compressed answer inflates to
+ANSWER_DEADLINE_S = 120.0         # an answer trickling in for longer than this is dropped
+MAYBE_BILLED = ("a job may have been created and billed. Check your requests on runcomfy.com "
+                "(or load it with RunComfy Load Result) before queueing again.")
 
 
 @dataclass
@@ -30,6 +41,7 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_retry_after: float = 60.0
+    submit_budget_s: float = 120.0   # a submit (all its tries) ends within this; journal claims rely on it
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
@@ -67,30 +79,32 @@ def detail_text(detail) -> str:
     """422 `detail` (a list of {loc, msg}) → 'field 'x': message; …'."""
     if isinstance(detail, list):
         parts = []
-        for item in detail:
+        for item in detail[:20]:
             if isinstance(item, dict):
-                loc = [str(p) for p in item.get("loc", []) if p != "body"]
+                loc = [str(p) for p in item.get("loc", []) if p != "body"] if isinstance(
+                    item.get("loc"), list) else []
                 where = f"field '{'.'.join(loc)}': " if loc else ""
-                parts.append(where + str(item.get("msg", item)))
+                parts.append(where + clip(item.get("msg", item)))
             else:
-                parts.append(str(item))
-        return "; ".join(parts)
-    return str(detail) if detail else ""
+                parts.append(clip(item))
+        return clip("; ".join(parts), 600)
+    return clip(detail) if detail else ""
 
 
 def error_from_body(status: int, data) -> ApiError | None:
     """An ApiError when the body (on any status, 200 included) or the status says so."""
     code = data.get("error_code") if isinstance(data, dict) else None
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
     if not code and status < 400:
         return None
     msg = ""
     detail = None
     if isinstance(data, dict):
-        msg = str(data.get("error_message") or data.get("message") or "")
+        msg = clip(data.get("error_message") or data.get("message") or "")
         detail = data.get("detail")
         if not msg and isinstance(data.get("error"), (str, dict)):
             err = data["error"]
-            msg = err if isinstance(err, str) else str(err.get("message") or err)
+            msg = clip(err if isinstance(err, str) else err.get("message") or err)
     if not code:
         code = {401: 401001, 403: 403001, 404: 404001, 422: 422001, 429: None}.get(status)
     template = CODE_SENTENCES.get(code) if code else None
@@ -120,16 +134,37 @@ def never_arrived(exc: requests.RequestException) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
+def header_safe(token: str) -> bool:
+    """A token can go in an HTTP header: visible ASCII only (no spaces, line breaks, ü…)."""
+    return bool(token) and all(0x21 <= ord(c) <= 0x7e for c in token)
+
+
+def encode_json(body) -> bytes:
+    """The exact bytes sent.  NaN, ±Inf and unencodable text are refused (nothing sent)."""
+    try:
+        return json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError) as e:
+        raise RunComfyError(f"The request body cannot be sent as JSON ({clip(e)}); nothing was "
+                            "sent.") from None
+
+
 class Transport:
     """Sends JSON requests to one API origin with the Bearer token, and retries."""
 
     def __init__(self, base_url: str, token: str, *, policy: RetryPolicy | None = None,
-                 timeout=(10, 30), sleep=time.sleep, session: requests.Session | None = None):
+                 timeout=(10, 30), sleep=time.sleep, session: requests.Session | None = None,
+                 clock=time.monotonic):
+        if not header_safe(token):
+            raise ConfigError("The RunComfy API token contains spaces, line breaks or characters "
+                              "that cannot be sent in an HTTP header, so nothing was sent. Copy "
+                              "the key again from runcomfy.com (Profile → API keys) and set it in "
+                              "Settings → RunComfy or RUNCOMFY_API_TOKEN.")
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
         self.sleep = sleep
+        self.clock = clock
         self.session = session or requests.Session()
         self.session.trust_env = False   # no proxies from the environment see the token
         self.calls = 0                   # HTTP attempts made (for tests and benchmarks)
@@ -138,38 +173,48 @@ class Transport:
         return f"Transport({self.base_url!r})"
 
     def request(self, method: str, path: str, *, body=None, params=None, submit: bool = False):
+        """One call with its retry rule; ``body`` is a JSON value or already-encoded bytes."""
+        payload = None if body is None else body if isinstance(body, bytes) else encode_json(body)
         attempts = self.policy.submit_attempts if submit else self.policy.attempts
+        budget_end = self.clock() + self.policy.submit_budget_s
         last: RunComfyError | None = None
         for attempt in range(attempts):
             try:
-                return self._once(method, path, body, params)
+                return self._once(method, path, payload, params, submit)
             except requests.RequestException as exc:
                 if submit and not never_arrived(exc):
-                    raise SubmitUncertain(
-                        "The job submission to RunComfy got no answer ("
-                        f"{redact(type(exc).__name__)}); a job may have been created and billed. "
-                        "Check your requests on runcomfy.com before queueing again.") from None
+                    raise SubmitUncertain(f"The job submission to RunComfy got no answer "
+                                          f"({redact(type(exc).__name__)}); {MAYBE_BILLED}") from None
                 last = RunComfyError(f"Could not reach RunComfy at {self.base_url} "
-                                     f"({redact(str(exc), self._token)[:200]}).")
+                                     f"({clip(redact(str(exc), self._token))}).")
                 retry_after = None
             except ApiError as err:
-                if not err.retryable or (submit and err.http_status != 429):
+                if not err.retryable:
                     raise
                 last, retry_after = err, err.retry_after
-            if attempt + 1 < attempts:
-                self.sleep(self.policy.delay(attempt, retry_after))
+            pause = self.policy.delay(attempt, retry_after)
+            if attempt + 1 >= attempts or (submit and self.clock() + pause > budget_end):
+                break
+            self.sleep(pause)
         raise last
 
-    def _once(self, method, path, body, params):
-        self.calls += 1
+    def _once(self, method, path, payload, params, submit: bool):
         headers = {"Authorization": f"Bearer {self._token}", "User-Agent": USER_AGENT,
                    "Accept": "application/json"}
-        resp = self.session.request(method, self.base_url + path, json=body, params=params,
-                                    headers=headers, timeout=self.timeout, allow_redirects=False)
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
         try:
-            data = resp.json() if resp.content else {}
-        except ValueError:
-            data = {"message": resp.text[:300]}
+            prepared = self.session.prepare_request(requests.Request(
+                method, self.base_url + path, data=payload, params=params, headers=headers))
+        except (requests.RequestException, ValueError, UnicodeError) as e:
+            raise RunComfyError(f"The request to RunComfy could not be prepared "
+                                f"({clip(redact(str(e), self._token))}); nothing was sent.") from None
+        self.calls += 1
+        resp = self.session.send(prepared, timeout=self.timeout, allow_redirects=False, stream=True)
+        with resp:
+            data, problem = self._read(resp)
+        if submit:
+            self._check_submit_answer(resp.status_code, data, problem)
         if 300 <= resp.status_code < 400:  # never follow a redirect with the token attached
             raise ApiError(f"RunComfy answered with a redirect (HTTP {resp.status_code}); "
                            "not followed, to keep the token on the API host.",
@@ -178,7 +223,39 @@ class Transport:
         if err is not None:
             err.retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             raise err
-        if not isinstance(data, dict):
-            raise ApiError(f"RunComfy answered something unexpected: {json.dumps(data)[:200]}",
-                           http_status=resp.status_code)
+        if problem or not isinstance(data, dict):
+            raise ApiError(f"RunComfy answered something unexpected: {problem or clip(json.dumps(data))}",
+                           http_status=resp.status_code, retryable=bool(problem))
         return data
+
+    def _read(self, resp) -> tuple[object, str]:
+        """(the JSON answer, "" ) or (something, why it is unusable): at most MAX_ANSWER bytes."""
+        raw = bytearray()
+        give_up = self.clock() + ANSWER_DEADLINE_S
+        for chunk in resp.iter_content(ANSWER_CHUNK):
+            raw += chunk
+            if len(raw) > MAX_ANSWER:
+                return {}, f"an answer larger than {MAX_ANSWER // 2**20} MiB (not read)"
+            if self.clock() > give_up:
+                return {}, f"an answer still arriving after {ANSWER_DEADLINE_S:.0f} s (dropped)"
+        if not raw:
+            return {}, ""
+        try:
+            return json.loads(raw), ""
+        except ValueError:
+            return {"message": clip(raw.decode("utf-8", "replace"))}, \
+                f"not JSON: {clip(raw.decode('utf-8', 'replace'))}"
+
+    @staticmethod
+    def _check_submit_answer(status: int, data, problem: str) -> None:
+        """A submit answered 5xx, 3xx, 500001 or 2xx-but-unreadable may have created a job."""
+        code = data.get("error_code") if isinstance(data, dict) else None
+        if status == 429 or (400 <= status < 500 and status != 408):
+            return                      # refused: nothing was submitted (checked by the caller)
+        if status >= 500 or status in (408,) or 300 <= status < 400 or code == 500001:
+            said = error_from_body(status, data) if status >= 400 or code else None
+            why = clip(str(said)) if said is not None else f"HTTP {status}"
+            raise SubmitUncertain(f"RunComfy did not confirm the job submission ({why}); {MAYBE_BILLED}")
+        if problem and not code:
+            raise SubmitUncertain(f"RunComfy's answer to the job submission was unusable "
+                                  f"({problem}); {MAYBE_BILLED}")

@@ -14,6 +14,7 @@ from nodes import runner
 from nodes.errors import Interrupted, RunComfyError, SubmitUncertain
 from nodes.factory import default_values
 from nodes.journal import Journal
+from nodes.service import JobService
 from nodes.registry import build_mappings
 from nodes.status import Reporter
 
@@ -76,8 +77,7 @@ def test_cancel_while_running_keeps_fetching_the_paid_result(env):
     with pytest.raises(Interrupted):
         runner.execute(cls.SPEC, values(cls), reporter, should_cancel=cancel_after_first_poll)
     assert "not cancellable, still billed — result kept" in [t for _, t in reporter.lines]
-    for thread in list(runner.BACKGROUND):
-        thread.join(timeout=20)
+    assert JobService.shared().join_background(timeout=20)
     (entry,) = Journal().recent()
     assert entry.status == "completed" and entry.local_files()
     again = Reporter()
@@ -164,7 +164,7 @@ def test_an_unanswered_submit_is_not_silently_repeated(env):
     env.fault("drop", "submit")
     with pytest.raises(SubmitUncertain):
         runner.execute(cls.SPEC, values(cls), Reporter())
-    with pytest.raises(RunComfyError, match="may have created a paid job"):
+    with pytest.raises(RunComfyError, match="a paid job may exist"):
         runner.execute(cls.SPEC, values(cls), Reporter())
     assert len(env.calls("submit")) == 1                # the second run did not submit
     runner.execute(cls.SPEC, values(cls), Reporter())   # the user pressed Queue again
@@ -271,8 +271,8 @@ def test_a_fresh_journal_opened_by_several_nodes_at_once_never_says_locked(tmp_p
             try:
                 barrier.wait()
                 journal = Journal(path)
-                journal.record_submitted(f"r{k}", "fp", "m")
-                journal.find("fp")
+                journal.claim([f"fp{k}"], "m", "owner", 0)
+                journal.find([f"fp{k}"])
             except Exception as e:           # noqa: BLE001 - collected for the assert
                 errors.append(repr(e))
         threads = [threading.Thread(target=node_run, args=(k,)) for k in range(6)]
