@@ -178,7 +178,8 @@ class Journal:
             advice = ("Another program (or another ComfyUI) holds it locked; close it or wait, "
                       "then queue again.")
         else:
-            advice = f"Make sure {folder} exists and is writable by you, then queue again."
+            advice = (f"Make sure the file and its folder {folder} are writable by you (and the "
+                      "disk is not full or read-only), then queue again.")
         return JournalError(f"RunComfy could not {doing} its job journal {self.path} ({reason}), "
                             f"so nothing was submitted and nothing was paid. {advice}")
 

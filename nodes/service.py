@@ -189,14 +189,18 @@ class JobService:
         return None
 
     def _claim_dead(self, entry: Entry) -> bool:
+        """A submit claim or download lease whose holder is gone (or past its deadline)."""
         if entry.claim_until is not None and time.time() > entry.claim_until:
             return True
-        owner_host, _, rest = entry.owner.partition(":")
-        pid, _, token = rest.partition(":")
+        return self._owner_dead(entry.owner)
+
+    def _owner_dead(self, owner: str) -> bool:
+        owner_host, _, rest = owner.partition(":")
+        pid, _, _token = rest.partition(":")
         if owner_host != self.host or not pid.isdigit():
             return False                           # another machine: only its deadline tells
         if int(pid) == os.getpid():
-            return entry.owner != self.owner       # an earlier process that had our pid
+            return owner != self.owner             # an earlier process that had our pid
         return not pid_alive(int(pid))
 
     def _submit(self, ticket: Ticket, entry: Entry, payload: bytes, journal: Journal, client,
@@ -263,6 +267,8 @@ class JobService:
                 files = current.local_files()
                 if files:
                     return current, files
+                if current.owner and current.owner != self.owner and self._owner_dead(current.owner):
+                    _quietly(journal.end_fetch, rid, current.owner)   # its download died with it
                 if _quietly(journal.lease_fetch, rid, self.owner, time.time() + FETCH_LEASE_S,
                             default=True):
                     break

@@ -11,7 +11,7 @@ from .validate import check_body
 
 # Faults applied before routing; "redirect", "truncate", "corrupt" are taken by on_file itself.
 REQUEST_FAULTS = ("slow", "fail", "cancelled", "empty", "429", "500", "500001", "error",
-                  "error200", "drop", "status")
+                  "error200", "drop", "status", "hold", "504")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -100,6 +100,19 @@ class Handler(BaseHTTPRequestHandler):
         if kind in ("fail", "cancelled", "empty"):
             self.job_fault = kind
             return False
+        if kind == "hold":       # the job is created, then the answer waits (a kill lands here)
+            self.hold_s = f.delay
+            return False
+        if kind == "504" and name == "submit" and isinstance(body, dict):
+            self.sim.create_job(arg, body)            # created, then a gateway gives up: billed
+            raw = b"<html><body><h1>504 Gateway Time-out</h1></body></html>"
+            self.send_response(504)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+            self.entry["status"] = 504
+            return True
         if kind == "429":
             headers = {} if f.retry_after is None else {"Retry-After": f.retry_after}
             self.send_json(429, {"message": "Too many requests"}, headers)
@@ -130,6 +143,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(422, {"error_code": 422001, "error_message": "Validation failed",
                                         "detail": detail})
         job = self.sim.create_job(model_id, body, getattr(self, "job_fault", ""))
+        time.sleep(getattr(self, "hold_s", 0.0))
         base = self.sim.base_url
         rid = job.request_id
         self.send_json(200, {"request_id": rid,
@@ -208,7 +222,8 @@ class Handler(BaseHTTPRequestHandler):
         path = self.sim.file_for(job, name) if job is not None else None
         if path is None:
             return self.send_json(404, {"message": "no such file"})
-        fault = self.sim.take_fault("file", ("redirect", "truncate", "corrupt")) if self.role == "api" else None
+        fault = self.sim.take_fault("file", ("redirect", "truncate", "corrupt", "trickle")) \
+            if self.role == "api" else None
         if fault is not None and fault.kind == "redirect":
             self.send_response(302)
             self.send_header("Location", f"{self.sim.second_url}/files/{arg}")
@@ -223,6 +238,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "video/mp4" if name.endswith(".mp4") else "image/png")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        if fault is not None and fault.kind == "trickle":     # some bytes, a long pause, the rest
+            self.wfile.write(data[: len(data) // 3])
+            self.wfile.flush()
+            time.sleep(fault.delay)
+            self.wfile.write(data[len(data) // 3:])
+            self.entry["status"] = 200
+            return
         if fault is not None and fault.kind == "truncate":
             self.wfile.write(data[: len(data) // 2])
             self.close_connection = True

@@ -24,7 +24,8 @@ from .jobs import Clock, Job, MediaStore, image_params, input_picture, new_reque
 
 @dataclass
 class Fault:
-    kind: str            # 429 500 500001 drop slow error redirect truncate fail cancelled empty
+    kind: str            # 429 500 500001 504 drop hold slow error redirect truncate trickle
+                         # corrupt fail cancelled empty status
     endpoint: str = "*"  # submit status result cancel model models file, or "*"
     times: int = 1       # requests it applies to; -1 = every one
     retry_after: float | None = None

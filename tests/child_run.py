@@ -1,0 +1,57 @@
+"""One node run in a separate process, for the tests that crash, kill or race processes.
+
+    python tests/child_run.py NODE_ID [--kill-at STAGE] [--start-at UNIX_TIME] [--seed N]
+
+It runs the node with its default widgets and a fixed random picture, against the
+simulator and user folder named in the environment, and prints one JSON line:
+{"request_id": ...} or {"error": class name, "message": ...}.  With --kill-at it sends
+itself SIGKILL when the node's status reaches that stage (no cleanup of any kind).
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from nodes.errors import RunComfyError  # noqa: E402
+from nodes.factory import default_values  # noqa: E402
+from nodes.registry import build_mappings  # noqa: E402
+from nodes.runner import execute  # noqa: E402
+from nodes.status import Reporter  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("node_id")
+    ap.add_argument("--kill-at", default="")
+    ap.add_argument("--start-at", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=None)
+    args = ap.parse_args()
+    cls = build_mappings()[0][args.node_id]
+    values = default_values(cls)
+    torch.manual_seed(0)
+    values["image_1" if "image_1" in cls.INPUT_TYPES()["optional"] else "image"] = torch.rand(1, 400, 400, 3)
+    if args.seed is not None:
+        values["seed"] = args.seed
+
+    def sink(stage, text):
+        if stage == args.kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    if args.start_at:
+        time.sleep(max(0.0, args.start_at - time.time()))
+    try:
+        out = execute(cls.SPEC, values, Reporter(sink=sink))
+        print(json.dumps({"request_id": out["result"][-1]}), flush=True)
+    except RunComfyError as e:
+        print(json.dumps({"error": type(e).__name__, "message": str(e)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

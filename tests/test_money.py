@@ -1,0 +1,272 @@
+"""Never pay twice, never lose a paid job: real processes, real kills, real sqlite.
+
+Every test counts the submits the simulator received.  The processes are real child
+processes of the test sharing one user folder (two ComfyUI instances started with the
+same --user-directory), killed with SIGKILL where the test says so.
+"""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+
+from nodes import runner
+from nodes.errors import InputError, RunComfyError, SubmitUncertain
+from nodes.factory import default_values
+from nodes.journal import Journal, JournalError
+from nodes.registry import build_mappings
+from nodes.service import JobService, UncertainSubmit
+from nodes.status import Reporter
+
+ROOT = Path(__file__).resolve().parents[1]
+CHILD = ROOT / "tests" / "child_run.py"
+NODE = "RunComfy_Wan26_ImageToImage"
+
+
+@pytest.fixture
+def env(sim, monkeypatch):
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
+    return sim
+
+
+def node():
+    return build_mappings()[0][NODE]
+
+
+def values(**extra):
+    """The same inputs the child process uses."""
+    cls = node()
+    vals = default_values(cls)
+    torch.manual_seed(0)
+    vals["image_1"] = torch.rand(1, 400, 400, 3)
+    vals.update(extra)
+    return vals
+
+
+def run_here(**extra):
+    return runner.execute(node().SPEC, values(**extra), Reporter())
+
+
+def child(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(CHILD), NODE, *args], env=os.environ.copy(),
+                            stdout=subprocess.PIPE, text=True)
+
+
+def answer(proc: subprocess.Popen, timeout=60) -> dict:
+    out, _ = proc.communicate(timeout=timeout)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def wait_for(condition, timeout=20.0):
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def journal_rows() -> list:
+    return Journal().recent(100)
+
+
+# -- two processes, one user folder ----------------------------------------------------------
+
+def test_two_processes_sharing_a_user_folder_submit_identical_inputs_once(env):
+    env.queue_s, env.run_s = 0.5, 1.5
+    start = time.time() + 4.0           # both have imported torch and built the node by then
+    first, second = child("--start-at", str(start)), child("--start-at", str(start))
+    a, b = answer(first), answer(second)
+    assert "request_id" in a and a == b                     # the second reused the first's job
+    assert len(env.calls("submit")) == 1
+    assert len([e for e in journal_rows() if e.request_id == a["request_id"]]) == 1
+    assert len({e.fingerprint for e in journal_rows()}) == len(journal_rows()) == 1
+
+
+def test_threads_racing_on_the_same_inputs_submit_once():
+    """Eight claims at the same instant on a fresh journal: exactly one wins."""
+    journal = Journal()
+    barrier = threading.Barrier(8)
+    wins, errors = [], []
+
+    def claim(k):
+        try:
+            barrier.wait()
+            entry, mine = journal.claim(["same-fp"], "m", f"host:1:{k}", time.time() + 60)
+            if mine:
+                wins.append(entry.id)
+        except Exception as e:   # noqa: BLE001 - collected for the assert
+            errors.append(repr(e))
+    threads = [threading.Thread(target=claim, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(wins) == 1
+    assert [e.status for e in journal.recent()] == ["submitting"]
+
+
+# -- killed or unanswered during the submit ---------------------------------------------------
+
+def test_killed_during_the_submit_is_never_resubmitted_silently(env):
+    env.fault("hold", "submit", delay=30)    # the job is created, its answer never comes in time
+    proc = child()
+    wait_for(lambda: len(env.jobs) == 1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    (entry,) = journal_rows()
+    assert entry.status == "submitting" and entry.request_id is None   # the intent was on disk
+    with pytest.raises(UncertainSubmit, match="stopped before RunComfy answered") as info:
+        run_here()
+    assert "press Queue again to submit anew" in str(info.value)
+    assert len(env.calls("submit")) == 1                     # the rerun did not pay again
+    run_here()                                               # the user pressed Queue again
+    assert len(env.calls("submit")) == 2
+
+
+def test_a_gateway_504_after_the_job_was_created_is_uncertain(env):
+    env.fault("504", "submit")
+    with pytest.raises(SubmitUncertain, match="HTTP 504"):
+        run_here()
+    assert len(env.jobs) == 1                                # it was created (and billed)
+    with pytest.raises(UncertainSubmit, match="not confirmed"):
+        run_here()
+    assert len(env.calls("submit")) == 1
+
+
+def test_a_refused_submit_frees_the_claim_and_says_nothing_was_paid(env):
+    env.fault("error", "submit", status=400, code=400002, message="Insufficient balance")
+    with pytest.raises(RunComfyError, match="nothing was charged"):
+        run_here()
+    (entry,) = journal_rows()
+    assert entry.status == "rejected" and "balance" in entry.error
+    run_here()                                               # topped up: submits normally
+    assert len(env.calls("submit")) == 2
+
+
+# -- killed while polling or downloading ------------------------------------------------------
+
+def test_killed_while_polling_is_resumed_and_paid_once(env):
+    env.queue_s, env.run_s = 1.0, 1.0
+    proc = child("--kill-at", "queued")
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    reporter = Reporter()
+    out = runner.execute(node().SPEC, values(), reporter)
+    assert len(env.calls("submit")) == 1
+    assert any(t.startswith("Resuming request") for _, t in reporter.lines)
+    assert out["result"][0].shape[0] == 1
+
+
+def test_killed_while_downloading_recovers_the_result_and_never_uses_the_partial_file(env):
+    env.queue_s, env.run_s = 0.1, 0.2
+    env.fault("trickle", "file", delay=5)
+    proc = child("--kill-at", "downloading")
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    folder = Path(os.environ["RUNCOMFY_OUTPUT_DIR"]) / "runcomfy"
+    assert list(folder.glob("*.part"))                       # the dead download left one
+    out = run_here()
+    assert len(env.calls("submit")) == 1 and len(env.calls("file")) == 2
+    assert not list(folder.glob("*.part"))                   # cleaned up
+    (saved,) = [p for p in folder.iterdir()]
+    (entry,) = journal_rows()
+    assert entry.status == "completed" and [Path(f) for f in entry.files] == [saved]
+    assert out["result"][0].shape[0] == 1
+
+
+# -- a journal that cannot be written ---------------------------------------------------------
+
+@contextmanager
+def read_only(path: Path):
+    """The journal file made unwritable for real: immutable for root (who ignores modes)."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    else:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+
+
+def test_a_read_only_journal_submits_nothing_and_names_the_folder(env):
+    path = JobService.shared().journal().path
+    with read_only(path):
+        for _ in range(3):                                   # three presses of Queue
+            with pytest.raises(JournalError) as info:
+                run_here()
+            assert "readonly" in str(info.value) and str(path.parent) in str(info.value)
+            assert "nothing was submitted and nothing was paid" in str(info.value)
+    assert env.calls("submit") == []
+
+
+def test_a_locked_journal_submits_nothing(env, monkeypatch):
+    monkeypatch.setattr(Journal, "busy_timeout_s", 0.5)
+    path = JobService.shared().journal().path
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        f"db = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+        "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(30)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(JournalError, match="locked.*nothing was submitted"):
+            run_here()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert env.calls("submit") == []
+
+
+def test_a_corrupt_journal_is_kept_aside_and_a_new_one_started(env, caplog):
+    path = Path(os.environ["RUNCOMFY_USER_DIR"]) / "journal.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"this is not a database at all" * 100)
+    run_here()
+    kept = list(path.parent.glob("journal.sqlite3.corrupt-*"))
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b"this is not a database")
+    line = [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()]
+    assert len(line) == 1 and str(path) in line[0] and str(kept[0]) in line[0]
+    assert [e.status for e in Journal(path).recent()] == ["completed"]
+
+
+# -- values that cannot be sent ---------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_nan_or_infinite_float_fails_before_any_request_naming_the_widget(env, bad):
+    cls = build_mappings()[0]["RunComfy_Wan21_FusionX_ImageToVideo"]
+    vals = {**default_values(cls), "image": torch.rand(1, 400, 400, 3)}
+    float_widget = "guidance_scale"
+    vals[float_widget] = bad
+    with pytest.raises(InputError, match=f"widget '{float_widget}'.*finite number"):
+        runner.execute(cls.SPEC, vals, Reporter())
+    assert env.log == []
+    vals[float_widget] = 1.0                                 # a good value: no stale mark blocks it
+    runner.execute(cls.SPEC, vals, Reporter())
+    assert len(env.calls("submit")) == 1
+
+
+def test_text_that_cannot_be_encoded_fails_before_any_request(env):
+    with pytest.raises(InputError, match="widget 'prompt'.*cannot be sent"):
+        run_here(prompt="broken \ud800 paste")
+    assert env.log == []
+
+
+@pytest.mark.parametrize("token", ["test-\ntoken", "tëst-tökén-123", "test token 123"])
+def test_a_token_that_cannot_go_in_a_header_is_refused_before_any_request(env, monkeypatch, token):
+    from nodes.errors import ConfigError
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", token)
+    with pytest.raises(ConfigError, match="RUNCOMFY_API_TOKEN.*cannot be sent in an HTTP header"):
+        run_here()
+    assert env.log == []
+    assert journal_rows() == []                              # no claim, nothing uncertain
