@@ -86,6 +86,24 @@ def show_progress(node_id, value: float, total: float) -> None:
             hook(value, total, None, node_id=node_id)
     except Exception:
         pass
+    except BaseException as exc:
+        # On Cancel the hook raises ComfyUI's interrupt (a BaseException) in this worker
+        # thread *and clears the flag*.  Raised here it would abort a paid download, and the
+        # cleared flag would hide the Cancel from every other waiting job: re-arm it instead;
+        # the job's own polling turns it into the interrupt in one place (service.wait).
+        if not _rearm_interrupt(exc):
+            raise
+
+
+def _rearm_interrupt(exc: BaseException) -> bool:
+    try:
+        import comfy.model_management as mm
+        if isinstance(exc, mm.InterruptProcessingException):
+            mm.interrupt_current_processing(True)
+            return True
+    except Exception:
+        pass
+    return False
 
 
 def _prompt_server():

@@ -235,7 +235,7 @@ class Transport:
         for chunk in resp.iter_content(ANSWER_CHUNK):
             raw += chunk
             if len(raw) > MAX_ANSWER:
-                return {}, f"an answer larger than {MAX_ANSWER // 2**20} MiB (not read)"
+                return {}, f"an answer larger than {MAX_ANSWER / 2**20:g} MiB (not read)"
             if self.clock() > give_up:
                 return {}, f"an answer still arriving after {ANSWER_DEADLINE_S:.0f} s (dropped)"
         if not raw:

@@ -270,3 +270,34 @@ def test_a_token_that_cannot_go_in_a_header_is_refused_before_any_request(env, m
         run_here()
     assert env.log == []
     assert journal_rows() == []                              # no claim, nothing uncertain
+
+
+# -- config and Load Result -------------------------------------------------------------------
+
+def test_the_config_writer_never_follows_a_planted_symlink(tmp_path):
+    from nodes import settings
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    folder = settings.config_path().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.tmp").symlink_to(victim)               # the old predictable temp path
+    settings.config_path().symlink_to(victim)                # and the file itself
+    settings.set_token("rc_abcdefgh12345678")
+    assert victim.read_text() == "keep me"
+    path = settings.config_path()
+    assert not path.is_symlink() and (path.stat().st_mode & 0o777) == 0o600
+    assert settings.token_source() == ("rc_abcdefgh12345678", "config")
+    assert not [p for p in folder.iterdir() if p.name.startswith(".config-")]   # no temp left
+
+
+def test_load_result_turns_cancel_into_comfyuis_interrupt_without_cancelling(env, client):
+    from nodes.errors import Interrupted
+    from nodes.load_result import load
+    env.queue_s = 30
+    rid = client.submit("wan-ai/wan-2-6/image-to-image",
+                        {"prompt": "x", "image_urls": ["https://example.com/a.png"]}).request_id
+    with pytest.raises(Interrupted) as info:
+        load(rid, {}, Reporter(), should_cancel=lambda: True)
+    assert type(info.value) is Interrupted                   # host.raise_interrupt, not a pack error
+    assert env.calls("cancel") == []                         # loading never cancels a job
+    assert Journal().get(rid).status in ("submitted", "queued")

@@ -1,0 +1,256 @@
+"""Answers no honest service sends: every one must end in bounded work and a short sentence.
+
+A small real HTTP server on 127.0.0.1 plays the API (and the file host), answering what
+each test scripts: odd request ids, giant links, compressed or trickling files, giant
+images and videos, endless answers.
+"""
+import gzip
+import io
+import json
+import struct
+import threading
+import time
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from nodes import download as dl, runner, transport
+from nodes.client import RunComfyClient
+from nodes.decode import decode_video
+from nodes.errors import DownloadError, JobFailed, ResultTooLarge, RunComfyError, SubmitUncertain
+from nodes.factory import default_values
+from nodes.journal import Journal
+from nodes.registry import build_mappings
+from nodes.results import load_images
+from nodes.status import Reporter
+
+from conftest import FAST
+from simulator.media import write_mp4
+
+
+class Hostile:
+    """routes: (method, path) → handler(h) writing the whole answer."""
+
+    def __init__(self):
+        self.routes, self.hits = {}, []
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def handle_one(self, method):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                outer.hits.append((method, self.path))
+                for (m, prefix), fn in outer.routes.items():
+                    if m == method and self.path.startswith(prefix):
+                        return fn(self)
+                send(self, 404, {"message": "no route"})
+
+            def do_GET(self):
+                self.handle_one("GET")
+
+            def do_POST(self):
+                self.handle_one("POST")
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def send(h, status, data, headers=None):
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    h.send_response(status)
+    for k, v in {"Content-Type": "application/json", "Content-Length": str(len(raw)), **(headers or {})}.items():
+        h.send_header(k, v)
+    h.end_headers()
+    h.wfile.write(raw)
+
+
+def png(width=64, height=48) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def api(monkeypatch):
+    server = Hostile()
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", server.url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", "hostile-token")
+    yield server
+    server.close()
+
+
+def serve_job(api, request_id, output):
+    """Submit answers ``request_id``; its result is completed with ``output``."""
+    api.routes[("POST", "/v1/models/")] = lambda h: send(h, 200, {"request_id": request_id})
+    api.routes[("GET", "/v1/requests/")] = lambda h: send(h, 200, {
+        "request_id": request_id, "status": "completed", "output": output})
+
+
+def run_image_node():
+    cls = build_mappings()[0]["RunComfy_Wan26_ImageToImage"]
+    vals = default_values(cls)
+    vals["image_urls"] = "https://example.com/in.png"
+    return runner.execute(cls.SPEC, vals, Reporter(), client=RunComfyClient(policy=FAST, timeout=(2, 5)))
+
+
+# -- request ids and links ---------------------------------------------------------------------
+
+def test_a_request_id_with_a_path_in_it_never_leaves_the_output_folder(api, user_dirs):
+    serve_job(api, "/../../x", {"image": api.url + "/files/a.png"})
+    api.routes[("GET", "/files/")] = lambda h: send(h, 200, png(), {"Content-Type": "image/png"})
+    out = run_image_node()
+    assert out["result"][2] == "/../../x" and out["result"][0].shape == (1, 48, 64, 3)
+    everything = [p for p in user_dirs.rglob("*") if p.is_file()]
+    outside = [p for p in everything if "user" not in p.parts
+               and (user_dirs / "output" / "runcomfy") not in p.parents]
+    assert outside == [], outside
+    (saved,) = (user_dirs / "output" / "runcomfy").iterdir()
+    assert saved.name.endswith("_x.png")
+
+
+def test_a_request_id_with_a_nul_is_a_sentence_not_a_raw_error(api):
+    serve_job(api, "ab\x00cd", {})
+    with pytest.raises(SubmitUncertain, match="request id is missing or unusable"):
+        run_image_node()
+    (entry,) = Journal().recent()
+    assert entry.status == "uncertain"
+
+
+def test_a_100_kb_result_link_gives_a_short_message(api):
+    serve_job(api, "req-1", {"image": "https://cdn.example/" + "a" * 100_000})
+    with pytest.raises(JobFailed) as info:
+        run_image_node()
+    assert "100020 characters" in str(info.value) and len(str(info.value)) < 400
+
+
+def test_a_huge_api_answer_is_not_read(api, monkeypatch):
+    monkeypatch.setattr(transport, "MAX_ANSWER", 64 * 1024)
+    api.routes[("GET", "/v1/requests/")] = lambda h: send(h, 200, b"[" + b"1," * 100_000 + b"1]")
+    client = RunComfyClient(policy=FAST, timeout=(2, 5))
+    with pytest.raises(RunComfyError, match="larger than 0.0625 MiB"):
+        client.status("req-1")
+
+
+def test_a_service_error_text_is_quoted_at_most_200_characters(api):
+    api.routes[("POST", "/v1/models/")] = lambda h: send(h, 400, {
+        "error_code": 400002, "error_message": "x" * 50_000})
+    with pytest.raises(RunComfyError) as info:
+        run_image_node()
+    assert "nothing was charged" in str(info.value) and len(str(info.value)) < 500
+
+
+# -- files: compressed, trickling ------------------------------------------------------------
+
+def test_a_compressed_file_is_refused_not_inflated(api, tmp_path):
+    bomb = gzip.compress(b"\0" * 50_000_000)          # 50 MB inflated, ~50 KB sent
+    api.routes[("GET", "/f")] = lambda h: send(h, 200, bomb, {"Content-Encoding": "gzip"})
+    with pytest.raises(DownloadError, match="compressed \\(gzip\\).*refusing"):
+        dl.download(api.url + "/f", tmp_path / "f.mp4")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_trickling_file_is_cut_and_the_status_keeps_moving(api, tmp_path, monkeypatch):
+    monkeypatch.setattr(dl, "STALL_S", 1.0)
+    monkeypatch.setattr(dl, "STALL_BYTES", 1000)
+    monkeypatch.setattr(dl, "BACKOFF", (0.01, 0.01))
+
+    def trickle(h):                                    # 1 byte every 0.3 s, "forever"
+        h.send_response(200)
+        h.send_header("Content-Length", "100000")
+        h.end_headers()
+        try:
+            for _ in range(60):
+                h.wfile.write(b"x")
+                h.wfile.flush()
+                time.sleep(0.3)
+        except OSError:
+            pass
+    api.routes[("GET", "/slow")] = trickle
+    calls = []
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="stalled"):
+        dl.download(api.url + "/slow", tmp_path / "s.mp4", timeout=(2, 5),
+                    progress=lambda a, b: calls.append(time.monotonic()))
+    took = time.monotonic() - started
+    assert took < 12                                   # 3 attempts of ~1 s windows, not 18 s+
+    gaps = [b - a for a, b in zip(calls, calls[1:])]
+    assert len(calls) >= 3 and max(gaps) < 1.6        # progress at least about once a second
+
+
+def test_the_overall_download_deadline_ends_a_slow_but_steady_file(api, tmp_path, monkeypatch):
+    monkeypatch.setattr(dl, "STALL_BYTES", 1)
+
+    def steady(h):
+        h.send_response(200)
+        h.send_header("Content-Length", "10000000")
+        h.end_headers()
+        try:
+            for _ in range(200):
+                h.wfile.write(b"x" * 100)
+                h.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass
+    api.routes[("GET", "/steady")] = steady
+    with pytest.raises(DownloadError, match="limit for a download"):
+        dl.download(api.url + "/steady", tmp_path / "s.mp4", deadline=1.0)
+
+
+# -- results too big to decode -----------------------------------------------------------------
+
+def giant_png(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims width x height (30000² would be 2.7 GB decoded)."""
+    raw = png(1, 1)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    start = raw.index(b"IHDR") - 4
+    raw = raw[:start] + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)) + raw[start + 25:]
+    path.write_bytes(raw)
+
+
+def test_a_30000_square_image_result_is_refused_with_a_sentence(tmp_path):
+    path = tmp_path / "big.png"
+    giant_png(path, 30000, 30000)
+    with pytest.raises(ResultTooLarge, match="RUNCOMFY_MAX_IMAGE_MP"):
+        load_images([path], [])
+
+
+def test_an_image_over_the_pixel_cap_names_its_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNCOMFY_MAX_IMAGE_MP", "1")
+    path = tmp_path / "big.png"
+    giant_png(path, 2000, 1000)
+    with pytest.raises(ResultTooLarge, match="2000x1000 \\(2 MP\\), over the 1 MP"):
+        load_images([path], [])
+
+
+def test_a_video_over_the_memory_budget_fails_before_decoding_and_says_what_fits(tmp_path):
+    clip = write_mp4(tmp_path / "big.mp4", frames=10, fps=16, width=2000, height=2000)
+    frame = 2000 * 2000 * 12
+    with pytest.raises(ResultTooLarge, match="frame_cap to 2 or less, or every_nth_frame to 5"):
+        decode_video(clip, budget=2 * frame + 10)
+    out = decode_video(clip, frame_cap=2, budget=2 * frame + 10)
+    assert out.frames.shape == (2, 2000, 2000, 3)
+
+
+def test_the_default_budget_is_half_the_machine_and_can_be_set(monkeypatch):
+    from nodes.process import total_memory
+    from nodes.settings import result_memory_budget
+    assert abs(result_memory_budget() - total_memory() // 2) < 2**20
+    monkeypatch.setenv("RUNCOMFY_MAX_RESULT_GB", "1.5")
+    assert result_memory_budget() == int(1.5 * 2**30)

@@ -1,0 +1,157 @@
+"""Model files from users' folders: a bad one never harms the pack, names never clash.
+
+The pack is imported the way ComfyUI imports it (a hyphenated module name), in a child
+process whose ``server`` and ``nodes``/``folder_paths`` modules are minimal stand-ins for
+ComfyUI's own (ComfyUI is not installable here): enough to see the token route being
+added and the node ids ComfyUI already has.
+"""
+import asyncio
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from nodes.factory import default_values, widget_names
+from nodes.registry import build_mappings, load_specs
+from nodes.schema import SchemaError, parse_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = {"model_id": "acme/fine", "display_name": "Acme Fine", "output": "image",
+        "input_schema": {"type": "object", "properties": {"prompt": {"type": "string"}}}}
+BAD_FILES = {
+    "five.json": 5,
+    "null.json": None,
+    "schema-list.json": {"model_id": "a", "input_schema": [1]},
+    "empty-enum.json": {"model_id": "acme/e", "input_schema": {"properties": {
+        "style": {"type": "string", "enum": []}}}},
+    "title-number.json": {"model_id": "acme/t", "input_schema": {"properties": {
+        "prompt": {"type": "string", "title": 5}}}},
+    "node-id-number.json": {**GOOD, "model_id": "acme/n", "node_id": 7},
+    "minimum-text.json": {"model_id": "acme/m", "input_schema": {"properties": {
+        "steps": {"type": "integer", "minimum": "abc"}}}},
+    "core-node-id.json": {**GOOD, "model_id": "acme/k", "node_id": "KSampler"},
+    "taken-node-id.json": {**GOOD, "model_id": "acme/taken", "node_id": "RunComfy_TakenElsewhere"},
+    "not-json.json": "{not json",
+}
+
+IMPORT_LIKE_COMFYUI = textwrap.dedent("""
+    import importlib.util, json, logging, sys, types
+    from aiohttp import web
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    server = types.ModuleType("server")               # stand-in for ComfyUI's PromptServer
+    server.PromptServer = type("PromptServer", (), {{"instance": type("I", (), {{"routes": web.RouteTableDef()}})()}})
+    sys.modules["server"] = server
+    folder_paths = types.ModuleType("folder_paths")    # stand-in: ComfyUI is "present"
+    folder_paths.get_user_directory = lambda: {user!r}
+    folder_paths.get_output_directory = lambda: {user!r}
+    sys.modules["folder_paths"] = folder_paths
+    core = types.ModuleType("nodes")                   # stand-in for ComfyUI's nodes.py
+    core.NODE_CLASS_MAPPINGS = {{"KSampler": object, "RunComfy_TakenElsewhere": object}}
+    sys.modules["nodes"] = core
+    spec = importlib.util.spec_from_file_location("pack-x", {init!r}, submodule_search_locations=[{root!r}])
+    m = importlib.util.module_from_spec(spec); sys.modules["pack-x"] = m
+    spec.loader.exec_module(m)
+    routes = [r.path for r in server.PromptServer.instance.routes]
+    print(json.dumps({{"nodes": sorted(m.NODE_CLASS_MAPPINGS), "routes": routes}}))
+""")
+
+
+def test_bad_model_files_are_skipped_one_log_line_each_and_harm_nothing(tmp_path):
+    user = tmp_path / "comfy-user"
+    models = user / "runcomfy" / "models"
+    models.mkdir(parents=True)
+    for name, doc in BAD_FILES.items():
+        (models / name).write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    (models / "fine.json").write_text(json.dumps(GOOD))
+    code = IMPORT_LIKE_COMFYUI.format(user=str(user), init=str(ROOT / "__init__.py"), root=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert "/runcomfy/token" in seen["routes"]
+    assert "RunComfy_acme_fine" in seen["nodes"] and "RunComfy_LoadResult" in seen["nodes"]
+    assert len([n for n in seen["nodes"] if n.startswith("RunComfy_Wan")]) == 5
+    assert "KSampler" not in seen["nodes"] and "RunComfy_TakenElsewhere" not in seen["nodes"]
+    log = [line for line in done.stderr.splitlines() if "skipping model file" in line]
+    for name in BAD_FILES:
+        assert len([line for line in log if name in line]) == 1, (name, log)
+    assert len(log) == len(BAD_FILES)
+    assert any("already belongs to ComfyUI" in line for line in log if "taken-node-id" in line)
+    assert any("'minimum' must be a number" in line for line in log if "minimum-text" in line)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, d in BAD_FILES.items()
+                                        if not isinstance(d, str) and n != "taken-node-id.json"))
+def test_each_bad_schema_is_refused_by_the_parser_itself(name):
+    with pytest.raises(SchemaError):
+        parse_model(BAD_FILES[name], name)
+
+
+def test_catalog_quirks_are_not_refused():
+    """What the real catalog has must load: numeric strings, float type, null default."""
+    spec = parse_model({"model_id": "acme/q", "input_schema": {
+        "required": ["prompt", "not_a_property"], "properties": {
+            "prompt": {"type": "string", "default": None},
+            "guidance": {"type": "float", "minimum": "1", "maximum": "20.5", "default": "7.5"},
+            "count": {"type": "string", "enum": ["auto", "4", "5"], "default": "auto"}}}})
+    by_key = {f.key: f for f in spec.fields}
+    assert by_key["guidance"].minimum == 1 and by_key["guidance"].maximum == 20.5
+    assert by_key["count"].choices == ["auto", "4", "5"] and by_key["count"].default == "auto"
+
+
+CLASHING = {"model_id": "acme/clash", "display_name": "Clash", "output": "video",
+            "input_schema": {"type": "object", "required": ["prompt"], "properties": {
+                "prompt": {"type": "string"},
+                "start_frame": {"type": "integer", "default": 7, "minimum": 0, "maximum": 99},
+                "fit_image_to_limits": {"type": "boolean", "default": False},
+                "every_nth_frame": {"type": "string", "default": "model's own"},
+                "frame_cap": {"type": "integer", "default": 3},
+                "unique_id": {"type": "string", "default": "mine"},
+                "self": {"type": "string", "default": "me"},
+                "image_1": {"type": "string", "default": "a text field called image_1"},
+                "image_urls": {"type": "array", "items": {"type": "string", "format": "image_uri"},
+                               "maxItems": 2, "minItems": 0}}}}
+
+
+def test_schema_fields_never_take_the_packs_or_hidden_names(user_dirs):
+    spec = parse_model(CLASHING)
+    names = {f.key: f.name for f in spec.fields}
+    for key in ("start_frame", "fit_image_to_limits", "every_nth_frame", "frame_cap", "unique_id", "self"):
+        assert names[key] != key, key
+    assert names["image_1"] == "image_1"
+    image_list = next(f for f in spec.fields if f.key == "image_urls")
+    assert "image_1" not in image_list.socket_names()       # sockets moved out of the way
+    folder = user_dirs / "user" / "models"
+    folder.mkdir(parents=True)
+    (folder / "clash.json").write_text(json.dumps(CLASHING))
+    cls = build_mappings()[0]["RunComfy_acme_clash"]
+    order = widget_names(cls.SPEC)
+    assert order[-3:] == ["start_frame", "every_nth_frame", "frame_cap"]   # the pack's keep theirs
+    assert len(order) == len(set(order))
+
+
+def test_a_clashing_field_is_still_sent_under_its_wire_key(sim, monkeypatch, user_dirs):
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
+    schema = CLASHING["input_schema"]
+    sim.catalog.models["acme/clash"] = {**CLASHING, "input_schema": schema}
+    folder = user_dirs / "user" / "models"
+    folder.mkdir(parents=True)
+    (folder / "clash.json").write_text(json.dumps(CLASHING))
+    cls = build_mappings()[0]["RunComfy_acme_clash"]
+    values = {**default_values(cls), "prompt": "hello", "unique_id": "42"}   # ComfyUI's hidden id
+    out = asyncio.run(cls().run(**values))
+    (body,) = sim.submitted_bodies("acme/clash")
+    assert body["start_frame"] == 7 and body["fit_image_to_limits"] is False
+    assert body["every_nth_frame"] == "model's own" and body["frame_cap"] == 3
+    assert body["unique_id"] == "mine" and body["self"] == "me"
+    assert out["result"][2] > 0                               # frames decoded with the pack's options
+
+
+def test_the_seed_models_load_with_no_warning(caplog):
+    assert len(load_specs()) == 5
+    assert not [r for r in caplog.records if "skipping" in r.getMessage()]
