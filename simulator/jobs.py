@@ -195,7 +195,11 @@ class Sound:
         return Sound(min(self.seconds, seconds), self.freq, self.clip)
 
     def samples(self):
-        n = round(self.seconds * audio.RATE)
-        if self.clip is None:
-            return audio.tone(self.seconds, freq=self.freq)
-        return audio.fit(audio.decode(self.clip), n)
+        import av
+
+        if self.clip is not None:
+            try:
+                return audio.fit(audio.decode(self.clip), round(self.seconds * audio.RATE))
+            except (av.error.FFmpegError, ValueError):
+                pass      # unreadable (only a dropped submit skips validation): a tone instead
+        return audio.tone(self.seconds, freq=self.freq)

@@ -104,6 +104,14 @@ def inline(values: list[str]) -> list[bytes]:
     return out
 
 
+def facts_of(raw: bytes) -> dict:
+    """probe(), or {} for bytes it cannot read (a dropped submit skips validation)."""
+    try:
+        return probe(raw)
+    except ValueError:
+        return {}
+
+
 def video_plan(schema: dict, body: dict, prompt: str) -> dict:
     """frames, fps, width, height, picture and sound (None for a silent clip)."""
     params = video_params(body)
@@ -111,13 +119,13 @@ def video_plan(schema: dict, body: dict, prompt: str) -> dict:
     videos, audios = inputs(schema, body, "video"), inputs(schema, body, "audio")
     driven = not has_length_keys(schema)
     if driven and videos:
-        facts = next((probe(raw) for raw in inline(videos)), None)
-        if facts and facts.get("frames") and facts.get("fps"):
+        facts = next((facts_of(raw) for raw in inline(videos)), {})
+        if facts.get("frames") and facts.get("fps"):
             params["frames"], params["fps"] = facts["frames"], max(1, round(facts["fps"]))
     seconds = params["frames"] / params["fps"]
     clips = inline(audios)
     if driven and audios and not videos:
-        seconds = probe(clips[0])["duration"] if clips else UNKNOWN_SECONDS
+        seconds = (facts_of(clips[0]).get("duration") if clips else None) or UNKNOWN_SECONDS
         params["frames"] = max(1, round(seconds * params["fps"]))
     params["sound"] = None
     if clips:
@@ -136,4 +144,8 @@ def audio_plan(schema: dict, body: dict, prompt: str) -> tuple[Sound, str]:
     props = schema.get("properties", {})
     seconds = body.get("duration", props.get("duration", {}).get("default", 5))
     fmt = body.get("output_format", props.get("output_format", {}).get("default", "wav"))
-    return Sound(float(seconds), prompt_pitch(prompt)), "mp3" if fmt == "mp3" else "wav"
+    try:
+        seconds = max(0.1, float(seconds))
+    except (TypeError, ValueError):
+        seconds = 5.0
+    return Sound(seconds, prompt_pitch(prompt)), "mp3" if fmt == "mp3" else "wav"

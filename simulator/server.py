@@ -139,7 +139,8 @@ class Simulator:
         kind = self.catalog.output_kind(model_id)
         job = Job(new_request_id(), model_id, body, kind, self.clock.now(), queue_s, run_s, fault)
         job.shape = tokens.get("shape") or self.shapes.get(kind, "video")
-        job.plan = plan_job(kind, self.catalog.schema(model_id), body, tokens)
+        schema = self.catalog.schema(model_id) if self.catalog.has(model_id) else {}
+        job.plan = plan_job(kind, schema, body, tokens)
         job.count = job.plan.count
         with self.lock:
             self.jobs[job.request_id] = job
