@@ -47,8 +47,8 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
         self.end_headers()
+        self.entry["status"] = status     # before the body: a client may read the log at once
         self.wfile.write(raw)
-        self.entry["status"] = status
 
     def read_body(self):
         length = int(self.headers.get("Content-Length") or 0)
