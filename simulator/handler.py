@@ -7,14 +7,14 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .jobs import FAILURES
+from .jobs import FAILURES, JOB_FAULTS
 from .validate import check_body
 
 CONTENT_TYPES = {"mp4": "video/mp4", "png": "image/png", "wav": "audio/wav", "mp3": "audio/mpeg"}
 WHAT = {"video": "a video", "image": "an image", "audio": "audio"}
 
 # Faults applied before routing; "redirect", "truncate", "corrupt" are taken by on_file itself.
-REQUEST_FAULTS = ("slow", "fail", "fail_billed", "moderation", "cancelled", "empty", "429", "500", "500001", "error",
+REQUEST_FAULTS = ("slow", *JOB_FAULTS, "429", "500", "500001", "error",
                   "error200", "drop", "status")
 
 
@@ -113,7 +113,7 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "slow":
             time.sleep(f.delay)
             return False
-        if kind in ("fail", "fail_billed", "moderation", "cancelled", "empty"):
+        if kind in JOB_FAULTS:
             self.job_fault = kind
             return False
         if kind == "429":
@@ -188,7 +188,8 @@ class Handler(BaseHTTPRequestHandler):
             data["output"] = self.sim.outputs(job, self.sim.base_url)
         elif state == "failed":
             code, message = FAILURES.get(job.fault, FAILURES["fail"])
-            data["error"] = {"code": code, "message": message.format(what=WHAT.get(job.output_kind, "an output"))}
+            what = WHAT.get(job.output_kind, "an output")
+            data["error"] = {"code": code, "message": message.format(what=what)}
         data["billed"] = job.billed(now)
         if self.query.get("include_cost") == ["true"]:
             data["cost"] = self.sim.cost(job, now)
@@ -237,7 +238,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "corrupt":   # complete, but not a video
             data = bytes(range(256)) * (len(data) // 256 + 1)
         self.send_response(200)
-        self.send_header("Content-Type", CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream"))
+        ext = name.rsplit(".", 1)[-1]
+        self.send_header("Content-Type", CONTENT_TYPES.get(ext, "application/octet-stream"))
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if fault is not None and fault.kind == "truncate":

@@ -27,6 +27,7 @@ FAILURES = {   # job fault → the error object a failed result carries
     "fail_billed": ("generation_failed", "The model ran but failed while producing {what}."),
     "moderation": ("content_moderation", "The prompt was flagged by content moderation."),
 }
+JOB_FAULTS = (*FAILURES, "cancelled", "empty")   # per job: a magic token or a submit fault
 
 
 class Clock:

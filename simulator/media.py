@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .audio import add_stream, encode
+from .audio import add_stream, encode, write_mp3, write_wav  # noqa: F401  (re-exported)
+from .probe import probe, probe_file  # noqa: F401  (re-exported)
 
 BITS = 12           # frame indices up to 4095
 BAR_ROWS = 1 / 10   # the code strip takes the top tenth of the frame

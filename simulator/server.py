@@ -22,11 +22,9 @@ from pathlib import Path
 
 from .catalog import Catalog
 from .handler import Handler
-from .jobs import Clock, Job, MediaStore, new_request_id
+from .jobs import JOB_FAULTS, Clock, Job, MediaStore, new_request_id
 from .plan import plan_job
 from .pricing import charge
-
-JOB_FAULTS = ("fail", "fail_billed", "moderation", "cancelled", "empty")
 
 
 @dataclass
@@ -212,7 +210,15 @@ class TokenBucket:
 
 
 def magic(body: dict) -> dict:
-    """Per-request switches written in any string value: '[sim:run=12]', '[sim:fail]'."""
+    """Per-request switches written in any top-level string value of the body.
+
+    ``[sim:queue=S]`` ``[sim:run=S]`` timeline · ``[sim:fail]`` generation failure, not
+    billed · ``[sim:fail_billed]`` failure after running, billed · ``[sim:moderation]``
+    content moderation, not billed · ``[sim:cancelled]`` cancelled by the service ·
+    ``[sim:empty]`` completed without outputs · ``[sim:shape=videos]`` output key ·
+    ``[sim:n=K]`` K outputs · ``[sim:also=audio]`` / ``[sim:also=image]`` (or both,
+    comma-separated) an extra WAV / PNG in the same result.
+    """
     found = {}
     for value in body.values():
         if isinstance(value, str) and "[sim:" in value:

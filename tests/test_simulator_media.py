@@ -71,6 +71,40 @@ def mp4(frames: int, fps: int, size: int = 32, with_video: bool = True, with_aud
     return data_uri("video/mp4", buf.getvalue())
 
 
+def clip(fmt: str, codec: str, mime: str, seconds: float, rate: int = 48000) -> str:
+    """An audio clip encoded with PyAV (MP3, FLAC, Ogg/Opus), mono, at ``rate`` Hz."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=fmt) as box:
+        stream = box.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        n = int(seconds * rate)
+        step = 960 if codec == "libopus" else 1152
+        for start in range(0, n, step):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, min(step, n - start)), np.float32),
+                                               format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                box.mux(packet)
+        for packet in stream.encode(None):
+            box.mux(packet)
+    return data_uri(mime, buf.getvalue())
+
+
+def webm(frames: int, fps: int, size: int = 32) -> str:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="webm") as box:
+        v = box.add_stream("libvpx", rate=fps)
+        v.width = v.height = size
+        v.pix_fmt = "yuv420p"
+        for i in range(frames):
+            img = np.full((size, size, 3), i * 9 % 255, np.uint8)
+            for packet in v.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                box.mux(packet)
+        for packet in v.encode(None):
+            box.mux(packet)
+    return data_uri("video/webm", buf.getvalue())
+
+
 # -- driving the simulator --------------------------------------------------------------------------
 @pytest.fixture
 def msim():
@@ -216,6 +250,23 @@ def test_audio_to_video_lasts_as_long_as_the_audio_and_carries_it(msim):
     assert result["cost"] == pytest.approx(0.18)
     linked = run(msim, "acme/audio-to-video", {"audio_url": "https://example.com/voice.mp3"})
     assert streams(fetch(linked["output"]["video"], "video/mp4"))["video"]["frames"] == 80   # 5 s assumed
+
+
+@pytest.mark.parametrize("make", [
+    lambda: clip("mp3", "libmp3lame", "audio/mpeg", 1.5, 44100),
+    lambda: clip("flac", "flac", "audio/flac", 1.5),
+    lambda: clip("ogg", "libopus", "audio/ogg", 1.5),
+], ids=["mp3", "flac", "ogg"])
+def test_audio_inputs_in_other_formats_are_decoded_and_resampled(msim, make):
+    result = run(msim, "acme/audio-to-video", {"audio_url": make()})
+    found = streams(fetch(result["output"]["video"], "video/mp4"))
+    assert found["video"]["frames"] == 24 and found["audio"]["rate"] == 44100
+    assert found["audio"]["seconds"] == pytest.approx(1.5, abs=0.05)
+
+
+def test_a_webm_input_counts_its_frames(msim):
+    result = run(msim, "acme/video-to-video", {"video_url": webm(12, 12), "prompt": "p"})
+    assert streams(fetch(result["output"]["video"], "video/mp4"))["video"]["frames"] == 12
 
 
 def test_video_to_video_keeps_frames_and_fps_and_checks_duration(msim):
