@@ -40,7 +40,8 @@ class Plan:
 
 
 def plan_job(kind: str, schema: dict, body: dict, tokens: dict) -> Plan:
-    count = int(tokens["n"]) if tokens.get("n") else image_count(schema, body) if kind == "image" else 1
+    count = int(tokens["n"]) if "n" in tokens else image_count(schema, body) if kind == "image" else 1
+    count = max(0, count)       # [sim:n=0]: a completed result with an empty list
     prompt = prompt_of(body)
     if kind == "video":
         params = video_plan(schema, body, prompt)

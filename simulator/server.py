@@ -164,8 +164,8 @@ class Simulator:
             return {}
         files = job.plan.files
         urls = [f"{base}/files/{job.request_id}/output_{i}.{f.ext}" for i, f in enumerate(files)]
-        shape = job.shape
-        out = {shape: urls[:job.count] if shape.endswith("s") else urls[0]}
+        shape, primary = job.shape, urls[:job.count]
+        out = {shape: primary} if shape.endswith("s") else {shape: primary[0]} if primary else {}
         for kind, index in job.plan.extras.items():
             out.setdefault(kind, urls[index])
         return out
