@@ -17,11 +17,13 @@ def main(argv=None):
     ap.add_argument("--queue", type=float, default=3.0, help="seconds each job waits in the queue")
     ap.add_argument("--run", type=float, default=8.0, help="seconds each job runs")
     ap.add_argument("--max-side", type=int, default=None, help="shrink outputs to this many px")
+    ap.add_argument("--submit-rate", type=float, default=None,
+                    help="submits per second before HTTP 429 (default: no limit)")
     ap.add_argument("--fault", action="append", default=[], metavar="KIND[:ENDPOINT[:TIMES]]",
                     help="e.g. 429:status:3, drop:submit, fail:submit, redirect:file, truncate:file")
     args = ap.parse_args(argv)
     sim = Simulator(args.token, queue_s=args.queue, run_s=args.run, port=args.port,
-                    max_side=args.max_side)
+                    max_side=args.max_side, submit_rate=args.submit_rate)
     for spec in args.fault:
         kind, endpoint, times = (spec.split(":") + ["*", "1"])[:3]
         sim.fault(kind, endpoint or "*", int(times), retry_after=1 if kind == "429" else None)

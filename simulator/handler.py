@@ -7,10 +7,14 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .jobs import FAILURES, JOB_FAULTS
 from .validate import check_body
 
+CONTENT_TYPES = {"mp4": "video/mp4", "png": "image/png", "wav": "audio/wav", "mp3": "audio/mpeg"}
+WHAT = {"video": "a video", "image": "an image", "audio": "audio"}
+
 # Faults applied before routing; "redirect", "truncate", "corrupt" are taken by on_file itself.
-REQUEST_FAULTS = ("slow", "fail", "cancelled", "empty", "429", "500", "500001", "error",
+REQUEST_FAULTS = ("slow", *JOB_FAULTS, "429", "500", "500001", "error",
                   "error200", "drop", "status", "hold", "504")
 
 
@@ -43,8 +47,8 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
         self.end_headers()
+        self.entry["status"] = status     # before the body: a client may read the log at once
         self.wfile.write(raw)
-        self.entry["status"] = status
 
     def read_body(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -83,6 +87,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(404, {"message": "not found"})
         if name != "file" and self.entry["auth"] != f"Bearer {self.sim.token}":
             return self.send_json(401, {"error_code": 401001, "error_message": "Unauthorized"})
+        if name == "submit" and method == "POST" and self.rate_limited():
+            return
         fault = self.sim.take_fault(name, REQUEST_FAULTS)
         if fault is not None and self.apply_fault(fault, name, arg, body):
             return
@@ -91,13 +97,23 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(404, {"message": f"no route for {method} {path}"})
         return handler(arg, body) if method == "POST" else handler(arg)
 
+    def rate_limited(self) -> bool:
+        """Over ``submit_rate``: 429 with Retry-After, no job; logged as ``rate_limited``."""
+        wait = self.sim.take_submit_token()
+        self.entry["rate_limited"] = bool(wait)
+        if wait:
+            self.send_json(429, {"error_code": 429001, "error_message": "Too many requests",
+                                 "message": "Rate limit exceeded; retry later."},
+                           {"Retry-After": wait})
+        return bool(wait)
+
     def apply_fault(self, f, name: str, arg: str, body) -> bool:
         """Answer with the fault; False when the request should go on (slow, job faults)."""
         kind = f.kind
         if kind == "slow":
             time.sleep(f.delay)
             return False
-        if kind in ("fail", "cancelled", "empty"):
+        if kind in JOB_FAULTS:
             self.job_fault = kind
             return False
         if kind == "hold":       # the job is created, then the answer waits (a kill lands here)
@@ -185,10 +201,12 @@ class Handler(BaseHTTPRequestHandler):
         if state == "completed":
             data["output"] = self.sim.outputs(job, self.sim.base_url)
         elif state == "failed":
-            data["error"] = {"code": "generation_failed",
-                             "message": "The model could not generate a video from this input."}
-        if self.query.get("include_cost") == ["true"] and state == "completed":
-            data["cost"] = self.sim.catalog.price(job.model_id)
+            code, message = FAILURES.get(job.fault, FAILURES["fail"])
+            what = WHAT.get(job.output_kind, "an output")
+            data["error"] = {"code": code, "message": message.format(what=what)}
+        data["billed"] = job.billed(now)
+        if self.query.get("include_cost") == ["true"]:
+            data["cost"] = self.sim.cost(job, now)
         self.send_json(200, data)
 
     def on_cancel(self, rid: str, _body=None):
@@ -235,7 +253,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "corrupt":   # complete, but not a video
             data = bytes(range(256)) * (len(data) // 256 + 1)
         self.send_response(200)
-        self.send_header("Content-Type", "video/mp4" if name.endswith(".mp4") else "image/png")
+        ext = name.rsplit(".", 1)[-1]
+        self.send_header("Content-Type", CONTENT_TYPES.get(ext, "application/octet-stream"))
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if fault is not None and fault.kind == "trickle":     # some bytes, a long pause, the rest

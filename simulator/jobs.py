@@ -17,11 +17,17 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import media
+from . import audio, media
 
 RESOLUTIONS = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 FRAME_KEYS = ("num_frames", "frames", "length")
 FPS_KEYS = ("frames_per_second", "frame_rate", "fps")
+FAILURES = {   # job fault → the error object a failed result carries
+    "fail": ("generation_failed", "The model could not generate {what} from this input."),
+    "fail_billed": ("generation_failed", "The model ran but failed while producing {what}."),
+    "moderation": ("content_moderation", "The prompt was flagged by content moderation."),
+}
+JOB_FAULTS = (*FAILURES, "cancelled", "empty")   # per job: a magic token or a submit fault
 
 
 class Clock:
@@ -43,12 +49,13 @@ class Job:
     request_id: str
     model_id: str
     body: dict
-    output_kind: str            # "video" or "image"
+    output_kind: str            # "video", "image" or "audio"
     submitted_at: float
     queue_s: float
     run_s: float
-    fault: str = ""             # "fail", "cancelled", "empty" (completed without outputs)
+    fault: str = ""             # FAILURES, "cancelled", "empty" (completed without outputs)
     cancelled_at: float | None = None
+    plan: object = None         # plan.Plan: the files it outputs, fixed at submit
 
     @property
     def finishes_at(self) -> float:
@@ -62,8 +69,15 @@ class Job:
             return "in_queue"
         if t < self.queue_s + self.run_s:
             return "in_progress"
-        return {"fail": "failed", "cancelled": "cancelled"}.get(self.fault, "completed")
+        if self.fault in FAILURES:
+            return "failed"
+        return "cancelled" if self.fault == "cancelled" else "completed"
 
+    def billed(self, now: float) -> bool:
+        """Completed jobs are billed, and failures after running (``fail_billed``); jobs
+        cancelled (by the user while queued, or by the service) and the other failures not."""
+        state = self.state(now)
+        return state == "completed" or (state == "failed" and self.fault == "fail_billed")
 
 
 def new_request_id() -> str:
@@ -126,17 +140,22 @@ class MediaStore:
             width, height = max(16, int(width * k)), max(16, int(height * k))
         return width - width % 2, height - height % 2
 
-    def video(self, frames: int, fps: int, width: int, height: int, picture: bytes | None = None) -> Path:
+    def video(self, frames: int, fps: int, width: int, height: int, picture: bytes | None = None,
+              sound: Sound | None = None) -> Path:
         width, height = self._shrink(width, height)
         if self.frame_cap:
             frames = min(frames, self.frame_cap)
         tag = hashlib.sha1(picture).hexdigest()[:12] if picture else "plain"
+        if sound is not None:
+            sound = sound.capped(frames / fps) if self.frame_cap else sound
+            tag += "_" + sound.tag
         path = self.folder / f"video_{frames}f_{fps}fps_{width}x{height}_{tag}.mp4"
         with self._lock:
             if not path.exists():
                 tmp = path.with_suffix(".tmp.mp4")
                 img = Image.open(io.BytesIO(picture)) if picture else None
-                media.write_mp4(tmp, frames, fps, width, height, picture=img)
+                samples = sound.samples() if sound is not None else None
+                media.write_mp4(tmp, frames, fps, width, height, picture=img, audio=samples)
                 tmp.replace(path)
         return path
 
@@ -147,3 +166,41 @@ class MediaStore:
             if not path.exists():
                 path.write_bytes(media.png_bytes(width, height, index))
         return path
+
+    def audio(self, sound: Sound, fmt: str = "wav") -> Path:
+        """A WAV (pcm_s16le 44.1 kHz stereo) or MP3 of the sound, exactly its length."""
+        path = self.folder / f"audio_{sound.tag}.{fmt}"
+        with self._lock:
+            if not path.exists():
+                tmp = path.with_suffix(f".tmp.{fmt}")
+                write = audio.write_mp3 if fmt == "mp3" else audio.write_wav
+                write(tmp, sound.seconds, samples=sound.samples())
+                tmp.replace(path)
+        return path
+
+
+@dataclass(frozen=True)
+class Sound:
+    """A sound track or audio output: a tone at ``freq``, or the input ``clip`` resampled to
+    44.1 kHz stereo; either way exactly ``seconds`` long (a clip is trimmed or padded)."""
+    seconds: float
+    freq: float = 440.0
+    clip: bytes | None = None
+
+    @property
+    def tag(self) -> str:
+        source = hashlib.sha1(self.clip).hexdigest()[:12] if self.clip else f"{self.freq:g}hz"
+        return f"{self.seconds:.4f}s_{source}"
+
+    def capped(self, seconds: float) -> "Sound":
+        return Sound(min(self.seconds, seconds), self.freq, self.clip)
+
+    def samples(self):
+        import av
+
+        if self.clip is not None:
+            try:
+                return audio.fit(audio.decode(self.clip), round(self.seconds * audio.RATE))
+            except (av.error.FFmpegError, ValueError):
+                pass      # unreadable (only a dropped submit skips validation): a tone instead
+        return audio.tone(self.seconds, freq=self.freq)

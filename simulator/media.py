@@ -1,5 +1,8 @@
 """Real media for the simulator: H.264 MP4s and PNGs whose pixels encode the frame index.
 
+MP4s may carry an AAC sound track (``write_mp4(..., audio=samples)``); tones, WAV and MP3
+live in ``audio.py``, reading media back in ``probe.py``.
+
 Each frame carries its index twice: as a row of 12 black/white blocks along the top
 edge (read back by ``frame_index``, robust to H.264 compression) and as a large number
 a person can read on a contact sheet.  The background drifts from frame to frame so
@@ -12,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from .audio import add_stream, encode, write_mp3, write_wav  # noqa: F401  (re-exported)
+from .probe import probe, probe_file  # noqa: F401  (re-exported)
 
 BITS = 12           # frame indices up to 4095
 BAR_ROWS = 1 / 10   # the code strip takes the top tenth of the frame
@@ -91,11 +97,13 @@ def frame_index(frame) -> int:
 
 
 def write_mp4(path, frames: int, fps: int, width: int, height: int, seed: int = 0,
-              picture: Image.Image | None = None) -> Path:
+              picture: Image.Image | None = None, audio: np.ndarray | None = None) -> Path:
     """Encode a real H.264 MP4 (yuv420p) of ``frames`` frames to ``path``.
 
     With ``picture`` (the job's input image) the clip is a slow push-in on it, the way an
-    image-to-video model animates its input; without, a drifting colour field.
+    image-to-video model animates its input; without, a drifting colour field.  With
+    ``audio`` (float32 samples shaped (channels, n) at 44.1 kHz, see ``audio.py``) the
+    file also carries an AAC track of those samples.
     """
     import av
 
@@ -107,6 +115,7 @@ def write_mp4(path, frames: int, fps: int, width: int, height: int, seed: int = 
         stream = container.add_stream("libx264", rate=int(fps))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "ultrafast", "crf": "23"}
+        sound = add_stream(container, audio.shape[0]) if audio is not None else None
         for i in range(frames):
             if source is not None:
                 still = zoom_frame(source, width, height, i / max(1, frames - 1))
@@ -118,6 +127,8 @@ def write_mp4(path, frames: int, fps: int, width: int, height: int, seed: int = 
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if sound is not None:
+            encode(container, sound, audio)
     return path
 
 

@@ -2,14 +2,17 @@
 
 Implements submit, status, result, cancel and the catalog (see shared/PROTOCOL.md),
 checks the Bearer token, validates bodies against the model schemas (422 with
-`detail`), walks jobs through their timeline and serves real MP4 and PNG outputs.
+`detail`), walks jobs through their timeline and serves real MP4 (with or without an AAC
+track), PNG, WAV and MP3 outputs; ``?include_cost=true`` charges by the model's price unit.
 
 Faults are switched on per run (``Simulator.fault(...)`` or ``--fault`` on the command
 line) or per request: a prompt containing ``[sim:fail]``, ``[sim:run=12]``, … (see
-``magic``).  Every request is logged in ``Simulator.log`` for tests to count.
+``magic``).  ``submit_rate`` limits submits per second (HTTP 429 with Retry-After beyond
+it).  Every request is logged in ``Simulator.log`` for tests to count.
 """
 from __future__ import annotations
 
+import math
 import re
 import tempfile
 import threading
@@ -19,7 +22,9 @@ from pathlib import Path
 
 from .catalog import Catalog
 from .handler import Handler
-from .jobs import Clock, Job, MediaStore, image_params, input_picture, new_request_id, video_params
+from .jobs import JOB_FAULTS, Clock, Job, MediaStore, new_request_id
+from .plan import plan_job
+from .pricing import charge
 
 
 @dataclass
@@ -39,12 +44,14 @@ class Simulator:
     def __init__(self, token: str = "sim-token", *, queue_s: float = 1.0, run_s: float = 3.0,
                  port: int = 0, media_dir: str | None = None, max_side: int | None = None,
                  frame_cap: int | None = None, clock: Clock | None = None, timeline=None,
-                 video_shape: str = "video", image_shape: str = "images", catalog=None):
+                 video_shape: str = "video", image_shape: str = "images", catalog=None,
+                 audio_shape: str = "audio", submit_rate: float | None = None):
         self.token = token
         self.queue_s, self.run_s = queue_s, run_s
         self.clock = clock or Clock()
         self.timeline = timeline          # optional callable(model_id, body) -> (queue_s, run_s)
-        self.video_shape, self.image_shape = video_shape, image_shape
+        self.shapes = {"video": video_shape, "image": image_shape, "audio": audio_shape}
+        self.submit_limit = TokenBucket(submit_rate, self.clock) if submit_rate else None
         self.catalog = catalog or Catalog()
         self._tmp = None if media_dir else tempfile.TemporaryDirectory(prefix="runcomfy-sim-")
         self.media = MediaStore(Path(media_dir or self._tmp.name), max_side, frame_cap)
@@ -89,6 +96,14 @@ class Simulator:
     def second_url(self) -> str:
         return f"http://127.0.0.1:{self.second.server_address[1]}"
 
+    # the output key per kind, as attributes too (tests set ``sim.video_shape = "videos"``)
+    video_shape = property(lambda self: self.shapes["video"],
+                           lambda self, v: self.shapes.__setitem__("video", v))
+    image_shape = property(lambda self: self.shapes["image"],
+                           lambda self, v: self.shapes.__setitem__("image", v))
+    audio_shape = property(lambda self: self.shapes["audio"],
+                           lambda self, v: self.shapes.__setitem__("audio", v))
+
     # -- faults and log ----------------------------------------------------------------
     def fault(self, kind: str, endpoint: str = "*", times: int = 1, **kw) -> Fault:
         f = Fault(str(kind), endpoint, times, **kw)
@@ -117,14 +132,25 @@ class Simulator:
                           else (self.queue_s, self.run_s))
         queue_s = float(tokens.get("queue", queue_s))
         run_s = float(tokens.get("run", run_s))
-        fault = job_fault or next((k for k in ("fail", "cancelled", "empty") if k in tokens), "")
+        fault = job_fault or next((k for k in JOB_FAULTS if k in tokens), "")
+        if fault == "moderation":
+            run_s = 0.0       # flagged as soon as it leaves the queue
         kind = self.catalog.output_kind(model_id)
         job = Job(new_request_id(), model_id, body, kind, self.clock.now(), queue_s, run_s, fault)
-        job.shape = tokens.get("shape") or (self.video_shape if kind == "video" else self.image_shape)
-        job.count = int(tokens.get("n", 1))
+        job.shape = tokens.get("shape") or self.shapes.get(kind, "video")
+        schema = self.catalog.schema(model_id) if self.catalog.has(model_id) else {}
+        job.plan = plan_job(kind, schema, body, tokens)
+        job.count = job.plan.count
         with self.lock:
             self.jobs[job.request_id] = job
         return job
+
+    def cost(self, job: Job, now: float) -> float:
+        """What the job is charged: by the price unit and its output; 0 when not billed."""
+        if not job.billed(now):
+            return 0
+        price = self.catalog.pricing(job.model_id)
+        return charge(price["base_price_usd"], price["price_unit"], job.plan)
 
     def queue_position(self, job: Job, now: float) -> int:
         """1 + the jobs submitted earlier that are still waiting in the queue."""
@@ -134,26 +160,66 @@ class Simulator:
         return len(ahead) + 1
 
     def outputs(self, job: Job, base: str) -> dict:
+        """The result's ``output``: the primary files under the job's shape, extras by kind."""
         if job.fault == "empty":
             return {}
-        ext = "mp4" if job.output_kind == "video" else "png"
-        urls = [f"{base}/files/{job.request_id}/output_{i}.{ext}" for i in range(job.count)]
-        shape = job.shape
-        return {shape: urls if shape.endswith("s") else urls[0]}
+        files = job.plan.files
+        urls = [f"{base}/files/{job.request_id}/output_{i}.{f.ext}" for i, f in enumerate(files)]
+        shape, primary = job.shape, urls[:job.count]
+        out = {shape: primary} if shape.endswith("s") else {shape: primary[0]} if primary else {}
+        for kind, index in job.plan.extras.items():
+            out.setdefault(kind, urls[index])
+        return out
 
     def file_for(self, job: Job, name: str) -> Path | None:
-        m = re.match(r"output_(\d+)\.(mp4|png)$", name)
-        if not m or int(m.group(1)) >= job.count:
+        m = re.match(r"output_(\d+)\.(mp4|png|wav|mp3)$", name)
+        files = job.plan.files
+        if not m or int(m.group(1)) >= len(files) or files[int(m.group(1))].ext != m.group(2):
             return None
-        if job.output_kind == "video":
-            p = video_params(job.body)
+        out = files[int(m.group(1))]
+        if out.kind == "video":
+            p = out.params
             return self.media.video(p["frames"], p["fps"], p["width"], p["height"],
-                                    input_picture(job.body))
-        return self.media.image(**image_params(job.body), index=int(m.group(1)))
+                                    p["picture"], p["sound"])
+        if out.kind == "audio":
+            return self.media.audio(**out.params)
+        return self.media.image(**out.params)
+
+    def take_submit_token(self) -> int:
+        """0 when a submit may go ahead, else the seconds to wait (Retry-After, ≥ 1)."""
+        return self.submit_limit.take() if self.submit_limit else 0
+
+
+class TokenBucket:
+    """``rate`` tokens per (simulated) second, holding at most ``rate`` (the burst), ≥ 1."""
+
+    def __init__(self, rate: float, clock: Clock):
+        self.rate, self.clock = float(rate), clock
+        self.capacity = max(1.0, self.rate)
+        self.tokens, self.at = self.capacity, clock.now()
+        self._lock = threading.Lock()
+
+    def take(self) -> int:
+        with self._lock:
+            now = self.clock.now()
+            self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return 0
+            return max(1, math.ceil((1 - self.tokens) / self.rate))
 
 
 def magic(body: dict) -> dict:
-    """Per-request switches written in any string value: '[sim:run=12]', '[sim:fail]'."""
+    """Per-request switches written in any top-level string value of the body.
+
+    ``[sim:queue=S]`` ``[sim:run=S]`` timeline · ``[sim:fail]`` generation failure, not
+    billed · ``[sim:fail_billed]`` failure after running, billed · ``[sim:moderation]``
+    content moderation, not billed · ``[sim:cancelled]`` cancelled by the service ·
+    ``[sim:empty]`` completed without outputs · ``[sim:shape=videos]`` output key ·
+    ``[sim:n=K]`` K outputs · ``[sim:also=audio]`` / ``[sim:also=image]`` (or both,
+    comma-separated) an extra WAV / PNG in the same result.
+    """
     found = {}
     for value in body.values():
         if isinstance(value, str) and "[sim:" in value:
