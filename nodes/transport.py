@@ -87,7 +87,7 @@ def detail_text(detail) -> str:
                 parts.append(where + clip(item.get("msg", item)))
             else:
                 parts.append(clip(item))
-        return clip("; ".join(parts), 600)
+        return clip("; ".join(parts), 400)
     return clip(detail) if detail else ""
 
 
