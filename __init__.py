@@ -5,12 +5,12 @@ cloned it as), so everything below is imported relatively.
 """
 import logging
 
-from .nodes import host, token_route
+from .nodes.comfy import host, token_route
 
 host.add_routes(token_route.register)   # Settings → RunComfy → API token; first, so it never
                                         # depends on the model files below
 try:
-    from .nodes.registry import build_mappings
+    from .nodes.spec.registry import build_mappings
     NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = build_mappings(tools=True)
 except Exception:  # noqa: BLE001 - a bug here must not stop ComfyUI from starting
     logging.getLogger("runcomfy").exception("RunComfy: could not build the model nodes")

@@ -57,7 +57,7 @@ def _meta(path):
 def run_child(method: str, path: str) -> dict:
     """Run one method once in this (fresh) process; return time and peak memory growth."""
     import torch
-    from nodes.decode import decode_video
+    from nodes.results.decode import decode_video
 
     n, h, w = _meta(path)
     out_bytes = n * h * w * 3 * 4

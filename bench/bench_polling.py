@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nodes.client import COMPLETED, RunComfyClient, normalize_status  # noqa: E402
-from nodes.job import JobRunner  # noqa: E402
+from nodes.remote.client import COMPLETED, RunComfyClient, normalize_status  # noqa: E402
+from nodes.remote.job import JobRunner  # noqa: E402
 from simulator import Clock, Simulator  # noqa: E402
 
 MODEL = "wan-ai/wan-2-2/image-to-video"

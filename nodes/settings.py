@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from . import host
+from .comfy import host
 from .errors import ConfigError
 
 DEFAULT_BASE_URL = "https://model-api.runcomfy.net"
@@ -132,7 +132,7 @@ def _env_number(name: str, default: float) -> float:
 def result_memory_budget() -> int:
     """Bytes one decoded result (frames or an image batch) may take: RUNCOMFY_MAX_RESULT_GB,
     else half the machine's memory (8 GiB when it cannot be read)."""
-    from .process import total_memory
+    from .remote.process import total_memory
     machine = total_memory()
     default = machine / 2 / GB if machine else 8.0
     return int(_env_number("RUNCOMFY_MAX_RESULT_GB", default) * GB)

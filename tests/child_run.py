@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from nodes.errors import RunComfyError  # noqa: E402
-from nodes.factory import default_values  # noqa: E402
-from nodes.registry import build_mappings  # noqa: E402
-from nodes.runner import execute  # noqa: E402
-from nodes.status import Reporter  # noqa: E402
+from nodes.comfy.factory import default_values  # noqa: E402
+from nodes.spec.registry import build_mappings  # noqa: E402
+from nodes.comfy.runner import execute  # noqa: E402
+from nodes.comfy.status import Reporter  # noqa: E402
 
 
 def main():

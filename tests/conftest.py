@@ -8,8 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from nodes.client import RunComfyClient  # noqa: E402
-from nodes.transport import RetryPolicy  # noqa: E402
+from nodes.remote.client import RunComfyClient  # noqa: E402
+from nodes.remote.transport import RetryPolicy  # noqa: E402
 from simulator import Simulator  # noqa: E402
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, max_retry_after=0.2)

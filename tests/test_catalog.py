@@ -14,11 +14,14 @@ import pytest
 import torch
 from PIL import Image
 
-from nodes.factory import default_values
-from nodes import catalog, generic, registry, runner
-from nodes.catalog import CatalogError, add_model, mapping_report, model_file_from_entry
+from nodes.comfy.factory import default_values
+from nodes.spec import catalog
+from nodes.comfy import generic
+from nodes.spec import registry
+from nodes.comfy import runner
+from nodes.spec.catalog import CatalogError, add_model, mapping_report, model_file_from_entry
 from nodes.errors import InputError
-from nodes.status import Reporter
+from nodes.comfy.status import Reporter
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM_CATALOG = ROOT / "simulator" / "catalog"

@@ -4,10 +4,10 @@ import io
 
 import pytest
 
-from nodes.client import RunComfyClient, output_urls
+from nodes.remote.client import RunComfyClient, output_urls
 from nodes.errors import ApiError, ConfigError, JobFailed, JobTimeout, RunComfyError, SubmitUncertain
-from nodes.job import JobCancelled, JobRunner
-from nodes.transport import RetryPolicy
+from nodes.remote.job import JobCancelled, JobRunner
+from nodes.remote.transport import RetryPolicy
 
 from conftest import FAST
 

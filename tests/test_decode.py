@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-import nodes.decode as decode
-from nodes.decode import DecodeError, DecodedVideo, decode_video
+import nodes.results.decode as decode
+from nodes.results.decode import DecodeError, DecodedVideo, decode_video
 from nodes.errors import RunComfyError
 from simulator.media import frame_index, write_mp4
 

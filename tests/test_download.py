@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from nodes import download as dl
-from nodes.download import DownloadError, download, is_loopback
+from nodes.results import download as dl
+from nodes.results.download import DownloadError, download, is_loopback
 
 TOKEN = "s3cr3t-t0ken-value"
 

@@ -2,7 +2,7 @@
 import sys
 import types
 
-from nodes import host
+from nodes.comfy import host
 
 
 def test_progress_goes_to_the_node_not_to_the_prompt(monkeypatch):
@@ -35,7 +35,7 @@ def test_without_comfyui_status_goes_to_the_log(caplog):
 
 def test_routes_are_added_to_comfyuis_server(monkeypatch):
     from aiohttp import web
-    from nodes import token_route
+    from nodes.comfy import token_route
     routes = web.RouteTableDef()
     server = types.ModuleType("server")
     server.PromptServer = types.SimpleNamespace(instance=types.SimpleNamespace(routes=routes))

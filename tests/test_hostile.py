@@ -18,15 +18,17 @@ import pytest
 import torch
 from PIL import Image
 
-from nodes import download as dl, runner, transport
-from nodes.client import RunComfyClient
-from nodes.decode import decode_video
+from nodes.results import download as dl
+from nodes.comfy import runner
+from nodes.remote import transport
+from nodes.remote.client import RunComfyClient
+from nodes.results.decode import decode_video
 from nodes.errors import DownloadError, JobFailed, ResultTooLarge, RunComfyError, SubmitUncertain
-from nodes.factory import default_values
-from nodes.journal import Journal
-from nodes.registry import build_mappings
-from nodes.results import load_images
-from nodes.status import Reporter
+from nodes.comfy.factory import default_values
+from nodes.remote.journal import Journal
+from nodes.spec.registry import build_mappings
+from nodes.results.files import load_images
+from nodes.comfy.status import Reporter
 
 from conftest import FAST
 from simulator.media import write_mp4
@@ -249,7 +251,7 @@ def test_a_video_over_the_memory_budget_fails_before_decoding_and_says_what_fits
 
 
 def test_the_default_budget_is_half_the_machine_and_can_be_set(monkeypatch):
-    from nodes.process import total_memory
+    from nodes.remote.process import total_memory
     from nodes.settings import result_memory_budget
     assert abs(result_memory_budget() - total_memory() // 2) < 2**20
     monkeypatch.setenv("RUNCOMFY_MAX_RESULT_GB", "1.5")

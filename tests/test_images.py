@@ -1,4 +1,4 @@
-"""nodes/images.py: tensors and links → what the request carries, checked before paying."""
+"""nodes/inputs/images.py: tensors and links → what the request carries, checked before paying."""
 from __future__ import annotations
 
 import base64
@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from nodes import images
+from nodes.inputs import images
 from nodes.errors import InputError
-from nodes.images import check_request_size, prepare_images
-from nodes.schema import parse_model
+from nodes.inputs.images import check_request_size, prepare_images
+from nodes.spec.schema import parse_model
 
 MODELS = Path(__file__).resolve().parents[1] / "nodes" / "models"
 
@@ -228,8 +228,8 @@ def test_check_request_size():
 
 def test_data_uri_arrives_intact_at_the_service(sim, client, wan22):
     """End to end: prepared image → build_request → submit → the body the service received."""
-    from nodes.factory import input_types
-    from nodes.request import build_request
+    from nodes.comfy.factory import input_types
+    from nodes.inputs.request import build_request
 
     widgets = {name: opts["default"] for name, (_, opts) in input_types(wan22)["required"].items()
                if isinstance(opts, dict) and "default" in opts}

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from nodes.factory import default_values, widget_names
-from nodes.registry import build_mappings, load_specs
-from nodes.schema import SchemaError, parse_model
+from nodes.comfy.factory import default_values, widget_names
+from nodes.spec.registry import build_mappings, load_specs
+from nodes.spec.schema import SchemaError, parse_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from nodes import runner
+from nodes.comfy import runner
 from nodes.errors import InputError, RunComfyError, SubmitUncertain
-from nodes.factory import default_values
-from nodes.journal import Journal, JournalError
-from nodes.registry import build_mappings
-from nodes.service import JobService, UncertainSubmit
-from nodes.status import Reporter
+from nodes.comfy.factory import default_values
+from nodes.remote.journal import Journal, JournalError
+from nodes.spec.registry import build_mappings
+from nodes.remote.service import JobService, UncertainSubmit
+from nodes.comfy.status import Reporter
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = ROOT / "tests" / "child_run.py"
@@ -292,7 +292,7 @@ def test_the_config_writer_never_follows_a_planted_symlink(tmp_path):
 
 def test_load_result_turns_cancel_into_comfyuis_interrupt_without_cancelling(env, client):
     from nodes.errors import Interrupted
-    from nodes.load_result import load
+    from nodes.comfy.load_result import load
     env.queue_s = 30
     rid = client.submit("wan-ai/wan-2-6/image-to-image",
                         {"prompt": "x", "image_urls": ["https://example.com/a.png"]}).request_id

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from nodes.errors import InputError
-from nodes.factory import default_values, make_node_class, widget_names
-from nodes.registry import PACK_MODELS, build_mappings, load_specs
-from nodes.request import build_request
-from nodes.schema import parse_model
+from nodes.comfy.factory import default_values, make_node_class, widget_names
+from nodes.spec.registry import PACK_MODELS, build_mappings, load_specs
+from nodes.inputs.request import build_request
+from nodes.spec.schema import parse_model
 from simulator.validate import check_body
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -292,6 +292,6 @@ def test_loading_the_pack_leaves_the_heavy_parts_for_the_first_run():
             "print(sorted(k for k in sys.modules if k.startswith('pack-x.nodes.')))\n")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout
-    assert "pack-x.nodes.registry" in loaded
-    for heavy in ("runner", "decode", "images", "results"):
+    assert "pack-x.nodes.spec.registry" in loaded
+    for heavy in ("comfy.runner", "results.decode", "inputs.images", "results.files"):
         assert f"pack-x.nodes.{heavy}'" not in loaded, heavy

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from nodes import runner
+from nodes.comfy import runner
 from nodes.errors import Interrupted, RunComfyError, SubmitUncertain
-from nodes.factory import default_values
-from nodes.journal import Journal
-from nodes.service import JobService
-from nodes.registry import build_mappings
-from nodes.status import Reporter
+from nodes.comfy.factory import default_values
+from nodes.remote.journal import Journal
+from nodes.remote.service import JobService
+from nodes.spec.registry import build_mappings
+from nodes.comfy.status import Reporter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,10 +90,10 @@ def test_cancel_while_running_keeps_fetching_the_paid_result(env):
 CHILD = textwrap.dedent("""
     import os, sys, torch
     sys.path.insert(0, {root!r})
-    from nodes.factory import default_values
-    from nodes.registry import build_mappings
-    from nodes.runner import execute
-    from nodes.status import Reporter
+    from nodes.comfy.factory import default_values
+    from nodes.spec.registry import build_mappings
+    from nodes.comfy.runner import execute
+    from nodes.comfy.status import Reporter
     cls = build_mappings()[0]["RunComfy_Wan26_ImageToImage"]
     vals = default_values(cls)
     torch.manual_seed(0)
@@ -179,7 +179,7 @@ def test_bad_input_fails_before_any_request(env):
 
 
 def test_load_result_reads_the_journal_without_any_request(env):
-    from nodes.load_result import load
+    from nodes.comfy.load_result import load
     cls = node()
     first = runner.execute(cls.SPEC, values(cls), Reporter())
     request_id = first["result"][2]
@@ -190,7 +190,7 @@ def test_load_result_reads_the_journal_without_any_request(env):
 
 
 def test_load_result_fetches_a_request_this_machine_never_saw(env, client):
-    from nodes.load_result import load
+    from nodes.comfy.load_result import load
     from nodes.errors import InputError
     rid = client.submit("wan-ai/wan-2-6/image-to-image",
                         {"prompt": "x", "image_urls": ["https://example.com/a.png"]}).request_id
@@ -204,7 +204,7 @@ def test_load_result_fetches_a_request_this_machine_never_saw(env, client):
 
 
 def test_load_result_from_disk_needs_no_token(env, monkeypatch):
-    from nodes.load_result import load
+    from nodes.comfy.load_result import load
     cls = node()
     request_id = runner.execute(cls.SPEC, values(cls), Reporter())["result"][2]
     monkeypatch.delenv("RUNCOMFY_API_TOKEN")
@@ -227,7 +227,7 @@ def test_video_node_status_walks_every_stage_in_order(env):
 
 
 def test_a_corrupt_result_is_kept_and_fetched_again_without_paying(env):
-    from nodes.decode import DecodeError
+    from nodes.results.decode import DecodeError
     cls = node("RunComfy_Wan22_ImageToVideo")
     env.fault("corrupt", "file")
     with pytest.raises(DecodeError) as info:
@@ -250,7 +250,7 @@ def test_a_bad_image_fails_before_any_request(env):
 
 
 def test_result_names_never_overwrite_an_existing_file(tmp_path):
-    from nodes.results import free_path
+    from nodes.results.files import free_path
     target = tmp_path / "wan_20261121-101500_1a2b3c4d.mp4"
     assert free_path(target) == target
     target.write_bytes(b"kept")

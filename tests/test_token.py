@@ -16,14 +16,16 @@ from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-import nodes.download
-from nodes.factory import default_values
-from nodes import host, runner, settings
+import nodes.results.download
+from nodes.comfy.factory import default_values
+from nodes.comfy import host
+from nodes.comfy import runner
+from nodes import settings
 from nodes.errors import ApiError, DownloadError, JobFailed
-from nodes.factory import widget_names
-from nodes.registry import build_mappings
-from nodes.status import Reporter
-from nodes.token_route import PATH, register
+from nodes.comfy.factory import widget_names
+from nodes.spec.registry import build_mappings
+from nodes.comfy.status import Reporter
+from nodes.comfy.token_route import PATH, register
 
 TOKEN = "rc-Tok3n-Q7xZ9mK2vL8pW4nB"        # distinctive, so any leak is found
 OTHER = "rc-0ther-J5hG1fD6sA3kE9rT"
@@ -180,7 +182,7 @@ def live(sim, monkeypatch, caplog):
     sim.token = TOKEN
     sim.queue_s, sim.run_s = 0.1, 0.2
     monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
-    monkeypatch.setattr(nodes.download, "BACKOFF", (0.01, 0.01))
+    monkeypatch.setattr(nodes.results.download, "BACKOFF", (0.01, 0.01))
     [(code, _, _)] = page(post(TOKEN))
     assert code == 200 and settings.api_token() == TOKEN
     caplog.set_level(logging.DEBUG)

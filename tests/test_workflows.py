@@ -1,7 +1,7 @@
 """Saved workflows keep loading: the shipped examples and frozen v1 copies of them.
 
 ComfyUI's frontend stores a node's widget values by position (``widgets_values``), so a
-widget inserted, removed or reordered in nodes/factory.py silently shifts every value of
+widget inserted, removed or reordered in nodes/comfy/factory.py silently shifts every value of
 every workflow users already saved.  tests/fixtures/workflows/ holds the example workflows
 exactly as first shipped ("v1"); they are never edited (their content is pinned below), so
 such a change fails here.  example_workflows/ is what ComfyUI serves in its Templates
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from nodes.factory import widget_names
-from nodes.registry import build_mappings
+from nodes.comfy.factory import widget_names
+from nodes.spec.registry import build_mappings
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "example_workflows"

@@ -117,10 +117,10 @@ def main(argv=None) -> int:
         os.environ["RUNCOMFY_BASE_URL"], os.environ["RUNCOMFY_API_TOKEN"] = sim.base_url, sim.token
         print(f"Bundled RunComfy simulator running at {sim.base_url}")
 
-    from nodes.factory import default_values
-    from nodes.registry import build_mappings
-    from nodes.runner import execute
-    from nodes.status import Reporter
+    from nodes.comfy.factory import default_values
+    from nodes.spec.registry import build_mappings
+    from nodes.comfy.runner import execute
+    from nodes.comfy.status import Reporter
 
     cls = build_mappings()[0][NODE_ID]
     values = default_values(cls)

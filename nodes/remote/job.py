@@ -14,7 +14,7 @@ from typing import Callable
 
 from .client import (CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, UNKNOWN, RunComfyClient,
                      error_text, normalize_status, output_urls)
-from .errors import Interrupted, JobFailed, JobTimeout, RunComfyError, clip
+from ..errors import Interrupted, JobFailed, JobTimeout, RunComfyError, clip
 
 TICK = 1.0                 # live status at least this often while waiting
 UNKNOWN_GRACE_S = 120.0    # how long an unknown status is tolerated

@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 
 from . import host
-from .client import safe_id, usable_request_id
-from .errors import InputError
+from ..remote.client import safe_id, usable_request_id
+from ..errors import InputError
 from .factory import FRAME_OPTIONS, VIDEO_OUTPUTS
-from .options import defaults
-from .schema import ModelSpec
+from ..spec.options import defaults
+from ..spec.schema import ModelSpec
 from .status import Reporter
 
 NODE_ID = "RunComfy_LoadResult"
@@ -22,7 +22,7 @@ DISPLAY_NAME = "RunComfy Load Result"
 def load(request_id: str, options: dict, reporter: Reporter, *, client=None, service=None,
          should_cancel=host.interrupted) -> dict:
     from .runner import build_outputs            # late: decoding loads on first use
-    from .service import JobService, LazyClient
+    from ..remote.service import JobService, LazyClient
     request_id = (request_id or "").strip()
     if not request_id:
         raise InputError(f"{DISPLAY_NAME}: widget 'request_id' is empty. Paste a RunComfy request id "

@@ -24,7 +24,7 @@ from email.utils import parsedate_to_datetime
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from .errors import ApiError, ConfigError, RunComfyError, SubmitUncertain, clip, redact
+from ..errors import ApiError, ConfigError, RunComfyError, SubmitUncertain, clip, redact
 
 USER_AGENT = "comfyui-runcomfy-model-api/0.1"
 MAX_ANSWER = 8 * 1024 * 1024      # a JSON answer larger than this is not read

@@ -16,16 +16,16 @@ import logging
 import time
 
 from . import host
-from .decode import DecodeError, decode_video
-from .fingerprint import fingerprint, legacy_fingerprint, tensor_digest
-from .images import prepare_images, slots
-from .journal import Entry
-from .options import identity, split
-from .request import assemble, check_image_field, encode_body, scalar_values
-from .client import safe_id
-from .results import load_images, preview
-from .schema import IMAGE, ModelSpec
-from .service import JobService, Prepared, Ticket
+from ..results.decode import DecodeError, decode_video
+from ..inputs.fingerprint import fingerprint, legacy_fingerprint, tensor_digest
+from ..inputs.images import prepare_images, slots
+from ..remote.journal import Entry
+from ..spec.options import identity, split
+from ..inputs.request import assemble, check_image_field, encode_body, scalar_values
+from ..remote.client import safe_id
+from ..results.files import load_images, preview
+from ..spec.schema import IMAGE, ModelSpec
+from ..remote.service import JobService, Prepared, Ticket
 from .status import Reporter
 
 log = logging.getLogger("runcomfy")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .options import FRAME_OPTIONS as _FRAME, HIDDEN, options_for
-from .schema import (BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, INT32_MAX, INT32_MIN, JSON,
+from ..spec.options import FRAME_OPTIONS as _FRAME, HIDDEN, options_for
+from ..spec.schema import (BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, INT32_MAX, INT32_MIN, JSON,
                      SEED, Field, ModelSpec)
 
 CATEGORY_ROOT = "RunComfy"

@@ -39,8 +39,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from . import settings
-from .errors import redact
+from .. import settings
+from ..errors import redact
 
 log = logging.getLogger("runcomfy")
 

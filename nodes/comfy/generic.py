@@ -14,9 +14,9 @@ import asyncio
 import json
 import re
 
-from .errors import InputError
+from ..errors import InputError
 from .factory import CATEGORY_ROOT, FRAME_OPTIONS, VIDEO_OUTPUTS
-from .schema import IMAGE, Field, ModelSpec
+from ..spec.schema import IMAGE, Field, ModelSpec
 
 NODE_ID = "RunComfy_Model"
 DISPLAY_NAME = "RunComfy Model (any model id)"
@@ -104,7 +104,7 @@ def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
     if not connected:
         return body
     key = image_key(values)
-    from .images import Limits, encode_tensor   # late: torch and PIL load on first run
+    from ..inputs.images import Limits, encode_tensor   # late: torch and PIL load on first run
     urls = [encode_tensor(spec, Field(key=key, name=name, kind=IMAGE), name, tensor, Limits(),
                           True, notes)
             for name, tensor in connected]
@@ -116,10 +116,10 @@ def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
 
 def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> dict:
     """The node's work as a plain function (blocking): check, encode, submit, fetch."""
-    from .fingerprint import fingerprint, legacy_fingerprint, tensor_digest
-    from .request import encode_body
+    from ..inputs.fingerprint import fingerprint, legacy_fingerprint, tensor_digest
+    from ..inputs.request import encode_body
     from .runner import finish
-    from .service import Prepared, Ticket
+    from ..remote.service import Prepared, Ticket
     from .status import Reporter
     model_id = check_model_id(values.get("model_id"))
     output = str(values.get("output") or "video")

@@ -5,9 +5,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from . import settings
-from .download import download
-from .errors import JobFailed, SubmitUncertain, clip
+from .. import settings
+from ..results.download import download
+from ..errors import JobFailed, SubmitUncertain, clip
 from .transport import RetryPolicy, Transport
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, UNKNOWN = (

@@ -28,8 +28,8 @@ import torch
 from av.error import FFmpegError
 from av.video.reformatter import VideoReformatter
 
-from .errors import ResultTooLarge, RunComfyError
-from .settings import result_memory_budget
+from ..errors import ResultTooLarge, RunComfyError
+from ..settings import result_memory_budget
 
 _QUEUE_FRAMES = 4          # uint8 frames waiting for conversion (bounds extra memory)
 # Converter threads besides the caller: 1 on a 2-core box; a few more where cores allow

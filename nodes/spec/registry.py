@@ -11,12 +11,12 @@ import json
 import logging
 from pathlib import Path
 
-from . import host
-from .factory import make_node_class
+from ..comfy import host
+from ..comfy.factory import make_node_class
 from .schema import ModelSpec, SchemaError, parse_model
 
 log = logging.getLogger("runcomfy")
-PACK_MODELS = Path(__file__).resolve().parent / "models"
+PACK_MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
 def user_models_dir() -> Path:
@@ -72,8 +72,8 @@ def check_node(spec: ModelSpec) -> None:
 
 def tool_nodes() -> dict[str, tuple[type, str]]:
     """The pack's nodes that are not a model: node id → (class, display name)."""
-    from .generic import DISPLAY_NAME as GENERIC_NAME, NODE_ID as GENERIC_ID, RunComfyModel
-    from .load_result import DISPLAY_NAME as LOAD_NAME, NODE_ID as LOAD_ID, LoadResult
+    from ..comfy.generic import DISPLAY_NAME as GENERIC_NAME, NODE_ID as GENERIC_ID, RunComfyModel
+    from ..comfy.load_result import DISPLAY_NAME as LOAD_NAME, NODE_ID as LOAD_ID, LoadResult
     return {GENERIC_ID: (RunComfyModel, GENERIC_NAME), LOAD_ID: (LoadResult, LOAD_NAME)}
 
 

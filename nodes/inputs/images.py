@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
-from .errors import InputError
+from ..errors import InputError
 from .request import MAX_REQUEST_BYTES, encode_body
-from .schema import IMAGE, Field, ModelSpec
+from ..spec.schema import IMAGE, Field, ModelSpec
 
 DATA_URI_MAX = 6 * 1024 * 1024         # one data URI, counted on the base64 string
 # compress_level 1: bench/bench_encode.py on a noisy 1920x1080 frame gives 0.28 s / 3.26 MB,

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import host
-from .errors import ResultTooLarge, RunComfyError, clip
-from .client import safe_id
-from .process import pid_alive
-from .settings import max_image_pixels, result_memory_budget
+from ..comfy import host
+from ..errors import ResultTooLarge, RunComfyError, clip
+from ..remote.client import safe_id
+from ..remote.process import pid_alive
+from ..settings import max_image_pixels, result_memory_budget
 
 
 def output_folder() -> Path:

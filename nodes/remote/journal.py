@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import host
-from .errors import RunComfyError
+from ..comfy import host
+from ..errors import RunComfyError
 from .journal_schema import ensure_schema
 
 log = logging.getLogger("runcomfy")

@@ -35,7 +35,7 @@ import requests
 import urllib3
 from requests.auth import AuthBase
 
-from .errors import DownloadError, clip, redact
+from ..errors import DownloadError, clip, redact
 
 MiB = 1024 * 1024
 DEFAULT_MAX_BYTES = 1024 * MiB

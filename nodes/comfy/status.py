@@ -10,7 +10,7 @@ import threading
 import time
 
 from . import host
-from .job import Event, duration
+from ..remote.job import Event, duration
 
 MB = 1024 * 1024
 

@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import host
+from ..comfy import host
 from .client import safe_id
-from .errors import ApiError, JobFailed, RunComfyError, SubmitUncertain, clip
+from ..errors import ApiError, JobFailed, RunComfyError, SubmitUncertain, clip
 from .job import Event, JobCancelled, JobRunner
 from .journal import PENDING, SUBMITTING, UNCERTAIN, Entry, Journal, JournalError
 from .process import pid_alive
-from .results import fetch_all, output_folder, sweep_parts
-from .settings import run_timeout_s
+from ..results.files import fetch_all, output_folder, sweep_parts
+from ..settings import run_timeout_s
 from .transport import RetryPolicy
 
 log = logging.getLogger("runcomfy")

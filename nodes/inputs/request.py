@@ -11,8 +11,8 @@ import json
 import math
 from typing import Any
 
-from .errors import InputError
-from .schema import BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, JSON, SEED, Field, ModelSpec
+from ..errors import InputError
+from ..spec.schema import BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, JSON, SEED, Field, ModelSpec
 
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024   # whole JSON body (RunComfy's nodes stay under 64 MiB)

@@ -59,7 +59,7 @@ def raise_interrupt() -> None:
         import comfy.model_management as mm
         exc = mm.InterruptProcessingException
     except Exception:
-        from .errors import Interrupted as exc
+        from ..errors import Interrupted as exc
     raise exc()
 
 

@@ -1,0 +1,318 @@
+"""Adding a RunComfy model by id: catalog answer (or a saved schema) → a model file.
+
+The file goes to the user's models folder (``<ComfyUI user>/runcomfy/models``), never
+into the pack, so pack updates keep it; ComfyUI shows it as a node after a restart.
+
+    python -m nodes.catalog add acme/text-to-video            (from the pack folder)
+    python -m nodes.catalog add acme/text-to-video --from-file schema.json
+    python -m nodes.catalog list --search wan
+
+``add`` prints where the file went and one line per field that got no widget of its
+own (those are given as JSON text).  Without ``--user-dir`` the ComfyUI user folder is
+found from the pack's place in ``<ComfyUI>/custom_nodes/`` (ComfyUI need not run).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from ..comfy import host
+from ..errors import ApiError, RunComfyError
+from .schema import JSON, SchemaError, parse_model
+
+PACK_ROOT = Path(__file__).resolve().parents[2]
+MODEL_FILE_KEYS = ("model_id", "display_name", "category", "output", "description", "source",
+                   "input_schema")
+
+
+class CatalogError(RunComfyError):
+    """A model that cannot be added (unknown, unusable schema, or would replace another)."""
+
+
+# -- catalog answer → model file ------------------------------------------------------------
+def infer_output(entry: dict) -> str:
+    """"video" or "image" from what the entry says about itself; video when it says nothing.
+
+    An explicit ``output`` wins; then an "…-to-video" / "…-to-image" in kind, categories,
+    model id or description (in that order); then a text naming only one of the two.
+    """
+    if entry.get("output") in ("video", "image"):
+        return entry["output"]
+    cats = entry.get("categories")
+    cats = cats if isinstance(cats, list) else [cats] if cats else []
+    texts = [str(t).lower() for t in (entry.get("kind"), *cats, entry.get("model_id"),
+                                      entry.get("description")) if t]
+    for text in texts:
+        m = re.search(r"\bto[-_ ]?(video|image)s?\b", text)
+        if m:
+            return m.group(1)
+    for text in texts:
+        video, image = bool(re.search(r"video", text)), bool(re.search(r"image", text))
+        if video != image:
+            return "video" if video else "image"
+    return "video"
+
+
+def model_file_from_entry(entry: dict) -> dict:
+    """A catalog entry (GET /v1/models/{id}) → a model file dict in the pack's format.
+
+    A model file passes through unchanged in its keys (its ``output`` and ``category``
+    are kept).  The node id derives from the model id, so it is not set here.
+    """
+    if not isinstance(entry, dict):
+        raise CatalogError(f"A catalog entry must be a JSON object, not {type(entry).__name__}.")
+    model_id = str(entry.get("model_id") or "").strip()
+    if not model_id:
+        raise CatalogError("The catalog entry has no 'model_id'.")
+    if not isinstance(entry.get("input_schema"), dict):
+        raise CatalogError(f"The catalog entry for {model_id} has no 'input_schema' object "
+                           "(ask for it with include_schema=true, or save it from the model's "
+                           "API page and use --from-file).")
+    cats = entry.get("categories")
+    cats = [c for c in (cats if isinstance(cats, list) else [cats]) if isinstance(c, str) and c.strip()]
+    doc = {
+        "model_id": model_id,
+        "display_name": str(entry.get("display_name") or model_id),
+        "category": str(entry.get("category") or (cats[0].strip() if cats else "Models")),
+        "output": infer_output(entry),
+        "description": str(entry.get("description") or ""),
+        "source": str(entry.get("source") or ""),
+        "input_schema": entry["input_schema"],
+    }
+    if entry.get("node_id"):         # a model file's own node id (its saved workflows use it)
+        doc["node_id"] = entry["node_id"]
+    return doc
+
+
+def mapping_report(model_file: dict) -> list[str]:
+    """One line per field the node cannot give a widget of its own (it takes JSON text)."""
+    spec = parse_model(model_file)
+    return [f"field '{f.key}' (type {f.wire_type}): no widget; give it as JSON text in widget "
+            f"'{f.name}'" for f in spec.fields if f.kind == JSON]
+
+
+# -- reading a saved schema file --------------------------------------------------------------
+def model_file_from_doc(doc, model_id: str | None, where: str) -> dict:
+    """A saved file's JSON in any of three shapes → a model file.
+
+    A catalog entry or a model file (both carry ``model_id`` and ``input_schema``), an
+    entry without its id, or a bare input schema ``{"type": "object", "properties": …}``
+    (the model id must then be given).
+    """
+    if not isinstance(doc, dict):
+        raise CatalogError(f"{where}: expected a JSON object (a catalog entry, a model file or "
+                           f"an input schema), not {type(doc).__name__}.")
+    if "input_schema" in doc:
+        entry = dict(doc)
+    elif isinstance(doc.get("properties"), dict):
+        entry = {"input_schema": doc}
+    else:
+        raise CatalogError(f"{where}: neither a model file / catalog entry (no 'input_schema') "
+                           "nor an input schema (no 'properties'). Save the model's input schema "
+                           "JSON from its API page.")
+    own = str(entry.get("model_id") or "").strip()
+    if own and model_id and own != model_id:
+        raise CatalogError(f"{where} is for model {own!r}, not {model_id!r}. Give the matching "
+                           "model id (or leave it out to use the file's).")
+    if not (own or model_id):
+        raise CatalogError(f"{where} holds only an input schema: give the model id too, e.g. "
+                           "'add wan-ai/wan-2-2/image-to-video --from-file schema.json'.")
+    entry["model_id"] = own or model_id
+    entry.setdefault("source", f"input schema saved to {Path(where).name}")
+    return model_file_from_entry(entry)
+
+
+# -- writing ----------------------------------------------------------------------------------
+def slug(model_id: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", model_id.lower()).strip("-") or "model"
+
+
+def inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def pack_model_ids() -> dict[str, str]:
+    """model_id → display name of the models shipped in the pack's own folder."""
+    from .registry import PACK_MODELS, load_specs
+    return {s.model_id: s.display_name for s in load_specs([PACK_MODELS])}
+
+
+def add_model(model_id: str | None = None, *, schema_file: str | None = None, client=None,
+              models_dir=None, force: bool = False) -> tuple[Path, list[str]]:
+    """Write the model file for ``model_id`` into the user's models folder.
+
+    The schema comes from ``schema_file`` when given (see model_file_from_doc), else from
+    the catalog (``client.model``).  Returns (path written, mapping report).  Replacing a
+    file of the same model is an update; a file of another model is kept unless ``force``.
+    """
+    model_id = (model_id or "").strip().strip("/") or None
+    if schema_file:
+        path = Path(schema_file).expanduser()
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as e:
+            raise CatalogError(f"Cannot read {path}: {e.strerror or e}.") from None
+        except ValueError as e:
+            raise CatalogError(f"{path} is not JSON: {e}.") from None
+        model_file = model_file_from_doc(doc, model_id, str(path))
+    else:
+        if not model_id:
+            raise CatalogError("Give a model id (e.g. 'wan-ai/wan-2-2/image-to-video') or a "
+                               "saved schema file.")
+        if client is None:
+            from ..remote.client import RunComfyClient
+            client = RunComfyClient()
+        try:
+            entry = client.model(model_id)
+        except ApiError as e:
+            if e.code != 400001 and e.http_status != 404:
+                raise
+            raise CatalogError(f"RunComfy's catalog does not know model {model_id!r} ({e}). "
+                               "Check the id on the model's page, or save its input schema "
+                               "from the API page and use --from-file.") from None
+        if isinstance(entry, dict) and isinstance(entry.get("model"), dict):
+            entry = entry["model"]          # tolerate a wrapped answer
+        if isinstance(entry, dict) and not entry.get("model_id"):
+            entry = {**entry, "model_id": model_id}
+        if isinstance(entry, dict) and not entry.get("source"):
+            entry = {**entry, "source": f"RunComfy catalog (GET /v1/models/{model_id}) on "
+                                        f"{time.strftime('%Y-%m-%d')}"}
+        model_file = model_file_from_entry(entry)
+
+    try:
+        spec = parse_model(model_file)
+    except SchemaError as e:
+        raise CatalogError(f"The schema of {model_file['model_id']} cannot become a node: {e}. "
+                           "Nothing was written.") from None
+    shipped = pack_model_ids()
+    if spec.model_id in shipped:
+        raise CatalogError(f"{spec.model_id} already ships with the pack as node "
+                           f"'RunComfy {shipped[spec.model_id]}'; nothing was written.")
+
+    folder = Path(models_dir) if models_dir is not None else default_models_dir()
+    target = folder / f"{slug(spec.model_id)}.json"
+    if inside(target, PACK_ROOT):
+        raise CatalogError(f"Refusing to write {target}: it is inside the pack folder, which "
+                           "pack updates replace. Use the ComfyUI user folder.")
+    if target.exists() and not force:
+        other = existing_model_id(target)
+        if other != spec.model_id:
+            what = f"model {other!r}" if other else "a file that is not a readable model file"
+            raise CatalogError(f"{target} already holds {what}; not replacing it with "
+                               f"{spec.model_id!r}. Move that file away first (or use --force).")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(model_file, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+    return target, mapping_report(model_file)
+
+
+def existing_model_id(path: Path) -> str | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return doc.get("model_id") if isinstance(doc, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def default_models_dir() -> Path:
+    from .registry import user_models_dir
+    return user_models_dir()
+
+
+# -- command line ------------------------------------------------------------------------------
+def comfyui_user_dir(pack_root: Path | None = None) -> Path | None:
+    """``<ComfyUI>/user/runcomfy`` when the pack sits in ``<ComfyUI>/custom_nodes/<pack>``
+    (where ComfyUI's ``folder_paths.get_user_directory()`` is, unless started with
+    ``--user-directory``; then give ``--user-dir``)."""
+    comfy = Path(pack_root or PACK_ROOT).resolve().parent.parent
+    if (comfy / "main.py").is_file() and (comfy / "custom_nodes").is_dir():
+        return comfy / "user" / "runcomfy"
+    return None
+
+
+def cli_user_dir(given: str | None) -> Path:
+    """--user-dir, else RUNCOMFY_USER_DIR (ComfyUI honours it too), else the ComfyUI user
+    folder next to the pack, else the pack's own fallback (host.user_dir())."""
+    if given:
+        return Path(given).expanduser()
+    if os.environ.get("RUNCOMFY_USER_DIR"):
+        return host.user_dir()
+    return comfyui_user_dir() or host.user_dir()
+
+
+def list_models(client, search: str = "", page: int = 100) -> list[dict]:
+    """Every catalog entry matching ``search`` (GET /v1/models, all pages, no schemas)."""
+    found, offset = [], 0
+    while True:
+        data = client.transport.request("GET", "/v1/models", params={
+            "search": search, "limit": page, "offset": offset, "include_schema": "false"})
+        if isinstance(data, list):
+            items, total = data, None
+        else:
+            items = data.get("models") or data.get("data") or data.get("items") or []
+            total = data.get("total")
+        found += [m for m in items if isinstance(m, dict)]
+        offset += len(items)
+        if not items or len(items) < page or (isinstance(total, int) and offset >= total):
+            return found
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nodes.catalog",
+                                     description="Add RunComfy models as ComfyUI nodes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add = sub.add_parser("add", help="write a model file for MODEL_ID into the user models folder")
+    add.add_argument("model_id", nargs="?", help="e.g. wan-ai/wan-2-2/image-to-video")
+    add.add_argument("--from-file", metavar="FILE",
+                     help="a schema JSON saved from the model's API page (entry, model file or "
+                          "bare input schema) instead of asking the catalog")
+    add.add_argument("--user-dir", metavar="DIR",
+                     help="the pack's user folder (models go to DIR/models); default: "
+                          "<ComfyUI>/user/runcomfy")
+    add.add_argument("--force", action="store_true",
+                     help="replace an existing file even if it holds another model")
+    lst = sub.add_parser("list", help="list catalog models")
+    lst.add_argument("--search", default="", metavar="TEXT")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "list":
+            from ..remote.client import RunComfyClient
+            models = list_models(RunComfyClient(), args.search)
+            for m in models:
+                cats = ", ".join(m.get("categories") or [])
+                print(f"{m.get('model_id')}  -  {m.get('display_name', '')}"
+                      f"{f'  [{cats}]' if cats else ''}")
+            print(f"{len(models)} model(s).")
+            return 0
+        if not (args.model_id or args.from_file):
+            parser.error("add needs MODEL_ID or --from-file FILE")
+        user = cli_user_dir(args.user_dir)
+        path, report = add_model(args.model_id, schema_file=args.from_file,
+                                 models_dir=user / "models", force=args.force)
+    except RunComfyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"Wrote {path}")
+    if report:
+        print("Fields without a widget of their own:")
+        for line in report:
+            print(f"  {line}")
+    else:
+        print("Every field maps to a widget.")
+    print("Restart ComfyUI to see the node.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
