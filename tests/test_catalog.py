@@ -111,23 +111,32 @@ def test_model_file_from_entry_keeps_the_schema_verbatim_and_sets_no_node_id(cli
     assert model_file_from_entry({**entry, "categories": ["Video", "Motion"]})["category"] == "Video"
 
 
-def test_mapping_report_names_only_the_unmappable_field(client):
-    assert mapping_report(model_file_from_entry(client.model("acme/camera-motion"))) == [
-        "field 'camera' (type object): no widget; give it as JSON text in widget 'camera'"]
-    assert mapping_report(model_file_from_entry(client.model("acme/two-image-blend"))) == []
+def json_lines(report):
+    return [line for line in report if "JSON text" in line]
+
+
+def test_mapping_report_says_what_each_special_field_became(client):
+    report = mapping_report(model_file_from_entry(client.model("acme/camera-motion")))
+    assert json_lines(report) == ["field 'camera' → 'camera': type 'object' has no widget; give "
+                                  "the value as JSON text; checked against its schema before paying"]
+    assert "field 'image_url' → 'image': image (from image_uri): 1 IMAGE socket(s) + URL widget " \
+           "'image_url'" in report
+    assert report[-1] == "outputs (video): frames, fps, frame_count, video, video_url, request_id, audio"
+    blend = mapping_report(model_file_from_entry(client.model("acme/two-image-blend")))
+    assert json_lines(blend) == [] and len([x for x in blend if "IMAGE socket" in x]) == 2
 
 
 # -- end to end: add from the catalog, rebuild, run ------------------------------------------------
 def test_text_only_model_added_from_the_catalog_runs_end_to_end(quick, client, user_dirs):
     cls, path, report = added_class(client, "acme/text-to-video")
     assert path == user_dirs / "user" / "models" / "acme-text-to-video.json"
-    assert report == []
+    assert json_lines(report) == [] and not [x for x in report if "not checked" in x]
     assert cls.CATEGORY == "RunComfy/Acme" and "acme/text-to-video" in cls.DESCRIPTION
     assert cls.RETURN_NAMES[:3] == ("frames", "fps", "frame_count")
     assert cls.INPUT_TYPES()["required"]["duration"][0] == ["2", "4"]
     values = {**defaults(cls), "prompt": "a red fox in snow", "duration": "4"}
     out = runner.execute(cls.SPEC, values, Reporter(), client=client)
-    frames, fps, count, _video, url, rid = out["result"]
+    frames, fps, count, _video, url, rid, _audio = out["result"]
     assert only_body(quick, "acme/text-to-video") == {"prompt": "a red fox in snow",
                                                       "duration": 4, "seed": 0}
     assert count == 4 * 16 + 1 == sim_video_frames(quick, rid)
@@ -153,11 +162,11 @@ def test_two_image_model_gets_both_images_in_their_own_fields(quick, client):
 
 def test_nested_field_given_as_json_text_arrives_as_an_object(quick, client):
     cls, _, report = added_class(client, "acme/camera-motion")
-    assert len(report) == 1 and "'camera'" in report[0]
+    assert len(json_lines(report)) == 1 and "'camera'" in json_lines(report)[0]
     assert "JSON text" in cls.INPUT_TYPES()["required"]["camera"][1]["tooltip"]
     values = {**defaults(cls), "image": image(36, 52), "prompt": "slow push in",
               "camera": '{"pan": 0.5, "zoom": 1.25}', "number_of_frames": 17}
-    frames, fps, count, _video, _url, rid = runner.execute(cls.SPEC, values, Reporter(),
+    frames, fps, count, _video, _url, rid, _audio = runner.execute(cls.SPEC, values, Reporter(),
                                                            client=client)["result"]
     body = only_body(quick, "acme/camera-motion")
     assert body["camera"] == {"pan": 0.5, "zoom": 1.25}
@@ -187,7 +196,8 @@ def test_add_from_a_saved_catalog_entry(client, tmp_path, user_dirs):
     doc = json.loads(path.read_text())
     assert path.parent == user_dirs / "user" / "models"
     assert (doc["model_id"], doc["output"], doc["category"]) == ("acme/camera-motion", "video", "Acme")
-    assert doc["input_schema"] == entry["input_schema"] and len(report) == 1
+    assert doc["input_schema"] == entry["input_schema"] and len(json_lines(report)) == 1
+    assert (doc["base_price_usd"], doc["price_unit"]) == (entry["base_price_usd"], entry["price_unit"])
 
 
 def test_add_from_a_saved_model_file_keeps_its_output(tmp_path):
@@ -197,7 +207,7 @@ def test_add_from_a_saved_model_file_keeps_its_output(tmp_path):
     doc = json.loads(path.read_text())
     assert path == tmp_path / "models" / "acme-two-image-blend.json"
     assert doc["output"] == "image" and doc["input_schema"] == model_file["input_schema"]
-    assert report == []
+    assert json_lines(report) == []
     cls = registry.build_mappings([tmp_path / "models"])[0]["RunComfy_acme_two_image_blend"]
     assert cls.RETURN_NAMES[0] == "images"
 
@@ -212,8 +222,7 @@ def test_add_from_a_bare_input_schema_needs_the_model_id(tmp_path):
     doc = json.loads(path.read_text())
     assert doc["model_id"] == "acme/camera-motion" and doc["input_schema"] == schema
     assert doc["output"] == "video" and "schema.json" in doc["source"]
-    assert report == ["field 'camera' (type object): no widget; give it as JSON text in "
-                      "widget 'camera'"]
+    assert [line.split(":")[0] for line in json_lines(report)] == ["field 'camera' → 'camera'"]
 
 
 def test_a_file_for_another_model_or_without_properties_is_refused(tmp_path):
@@ -292,7 +301,7 @@ def test_cli_add_and_list(sim, tmp_path):
     path = tmp_path / "u" / "models" / "acme-camera-motion.json"
     assert json.loads(path.read_text())["model_id"] == "acme/camera-motion"
     assert str(path) in done.stdout
-    assert "field 'camera' (type object)" in done.stdout
+    assert "field 'camera' → 'camera': type 'object' has no widget" in done.stdout
     assert "Restart ComfyUI to see the node" in done.stdout
     listed = cli(sim, "list", "--search", "acme")
     assert listed.returncode == 0, listed.stderr
@@ -309,10 +318,11 @@ def test_generic_node_shape_and_registration():
                                       "start_frame", "every_nth_frame", "frame_cap"]
     assert spec["required"]["arguments"][1]["default"] == "{}"
     assert spec["required"]["image_field"][1]["default"] == "image_url"
-    assert spec["required"]["output"][0] == ["video", "image"]
+    assert spec["required"]["output"][0] == ["video", "image", "audio"]
     assert list(spec["optional"]) == ["image_1", "image_2", "image_3"]
     assert spec["hidden"] == {"unique_id": "UNIQUE_ID"}
-    assert cls.RETURN_NAMES == ("frames", "fps", "frame_count", "video", "video_url", "request_id")
+    assert cls.RETURN_NAMES == ("frames", "fps", "frame_count", "video", "video_url", "request_id",
+                                "audio")
     assert cls.CATEGORY == "RunComfy" and cls.FUNCTION == "run"
     classes, names = registry.build_mappings(tools=True)
     assert classes["RunComfy_Model"] is cls
@@ -327,7 +337,7 @@ def generic_values(**kw):
 def test_generic_text_only_model_with_arguments_json(quick, client):
     values = generic_values(model_id="acme/text-to-video",
                             arguments='{"prompt": "a cat on a roof", "duration": 2, "seed": 7}')
-    frames, fps, count, _video, url, rid = generic.execute(values, Reporter(),
+    frames, fps, count, _video, url, rid, _audio = generic.execute(values, Reporter(),
                                                            client=client)["result"]
     assert only_body(quick, "acme/text-to-video") == {"prompt": "a cat on a roof",
                                                       "duration": 2, "seed": 7}
@@ -340,7 +350,7 @@ def test_generic_image_model_with_one_connected_image(quick, client):
                             image_field="image_urls", image_1=smooth(400, 400),
                             arguments=json.dumps({"prompt": "make it blue",
                                                   "image_size": "1280*720 (16:9)"}))
-    frames, fps, count, video, urls, rid = generic.execute(values, Reporter(),
+    frames, fps, count, video, urls, rid, _audio = generic.execute(values, Reporter(),
                                                            client=client)["result"]
     body = only_body(quick, "wan-ai/wan-2-6/image-to-image")
     assert isinstance(body["image_urls"], list) and len(body["image_urls"]) == 1  # "…s": a list
@@ -393,7 +403,7 @@ def test_generic_node_run_is_async_and_uses_the_configured_service(quick, monkey
                             arguments='{"end_image_url": "https://example.com/b.png"}',
                             image_field="start_image_url", image_1=image(33, 33))
     out = asyncio.run(generic.RunComfyModel().run(unique_id="7", **values))
-    frames, fps, count, video, urls, rid = out["result"]
+    frames, fps, count, video, urls, rid, _audio = out["result"]
     body = only_body(quick, "acme/two-image-blend")
     assert body["end_image_url"] == "https://example.com/b.png"
     assert decoded(body["start_image_url"]).size == (33, 33)

@@ -13,7 +13,8 @@ from PIL import Image
 
 from nodes.inputs import images
 from nodes.errors import InputError
-from nodes.inputs.images import check_request_size, prepare_images
+from nodes.inputs.images import check_request_size
+from nodes.inputs.prepare import prepare_media as prepare_images
 from nodes.spec.schema import parse_model
 
 MODELS = Path(__file__).resolve().parents[1] / "nodes" / "models"
@@ -163,8 +164,10 @@ def test_image_list_skips_empty_slots_and_notes_shadowed_link(wan26):
 
 
 def test_image_list_too_many_lines(wan26):
-    with pytest.raises(InputError, match="line 4"):
-        prepare_images(wan26, {"image_urls": "\n".join(f"https://x/{i}" for i in range(4))})
+    """Lines after the last socket are further items, up to the model's maxItems (3 here)."""
+    from nodes.inputs.prepare import media_identity
+    with pytest.raises(InputError, match="takes at most 3 images; got 4.*'image_urls'"):
+        media_identity(wan26, {"image_urls": "\n".join(f"https://x/{i}" for i in range(4))})
 
 
 def test_connected_image_wins_over_url(wan22):

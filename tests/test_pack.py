@@ -144,7 +144,7 @@ def test_default_values_build_the_exact_body(node_id):
     values = defaults(cls)
     values["prompt"] = "a calm lake"
     image = spec.image_fields[0]
-    body = build_request(spec, values, {image.key: [URL] if image.kind == "image_list" else URL})
+    body = build_request(spec, values, {image.key: [URL] if image.kind == "media_list" else URL})
     assert body == EXPECTED[node_id]
     assert list(body) == list(EXPECTED[node_id])     # schema order, too
     for key, value in body.items():                  # int stays int, float stays float

@@ -184,7 +184,7 @@ def test_load_result_reads_the_journal_without_any_request(env):
     first = runner.execute(cls.SPEC, values(cls), Reporter())
     request_id = first["result"][2]
     calls_before = len(env.log)
-    frames, fps, count, video, urls, rid = load(request_id, {}, Reporter())["result"]
+    frames, fps, count, video, urls, rid, _audio = load(request_id, {}, Reporter())["result"]
     assert len(env.log) == calls_before                   # from the journal's local file
     assert rid == request_id and count == 1 and torch.equal(frames, first["result"][0])
 
@@ -215,7 +215,7 @@ def test_video_node_status_walks_every_stage_in_order(env):
     env.queue_s, env.run_s = 1.2, 1.5
     cls = node("RunComfy_Wan22_ImageToVideo")
     reporter = Reporter()
-    frames, fps, count, video, url, rid = runner.execute(cls.SPEC, values(cls, prompt="x"), reporter)["result"]
+    frames, fps, count, video, url, rid, _audio = runner.execute(cls.SPEC, values(cls, prompt="x"), reporter)["result"]
     order = []
     for stage in reporter.stages:
         if stage in ("queued", "running", "downloading", "decoding", "done") and stage not in order:

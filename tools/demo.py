@@ -135,7 +135,7 @@ def main(argv=None) -> int:
         print()
         if sim:
             sim.stop()
-    frames, fps, count, _video, url, request_id = outputs["result"]
+    frames, fps, count, _video, url, request_id, _audio = outputs["result"]
     mp4 = next((out / "runcomfy").glob("*.mp4"))
     shutil.copy(mp4, out / "result.mp4")
     write_frames(frames, out / "frames")

@@ -1,23 +1,26 @@
 """ModelSpec → ComfyUI V1 node class.  One factory for every model; no per-model code.
 
 Widget order is part of the public contract: saved workflows store widget values by
-position.  The order is: every schema field in model-file order (image fields add an
-optional socket plus a URL widget at the field's place), then the pack's own options
-(PACK_OPTIONS), in that order.  New options are appended, never inserted.
+position.  The order is: every schema field in model-file order (media fields add
+optional sockets, typed by their kind in inputs/media.py, plus a URL widget at the
+field's place), then the pack's own options (spec/options.py), in that order.  Outputs
+come from results/outputs.py by the model's output kind.  New widgets and outputs are
+appended, never inserted.
 """
 from __future__ import annotations
 
 from typing import Any
 
+import json
+
+from ..inputs.media import BY_NAME
+from ..inputs.rules import read_limits
+from ..results.outputs import output_tooltips, return_names, return_types
 from ..spec.options import FRAME_OPTIONS as _FRAME, HIDDEN, options_for
-from ..spec.schema import (BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, INT32_MAX, INT32_MIN, JSON,
-                     SEED, Field, ModelSpec)
+from ..spec.schema import (BOOL, COMBO, FLOAT, INT, INT32_MAX, INT32_MIN, JSON, MEDIA, MEDIA_LIST,
+                           SEED, Field, ModelSpec)
 
 CATEGORY_ROOT = "RunComfy"
-
-VIDEO_OUTPUTS = (("IMAGE", "frames"), ("FLOAT", "fps"), ("INT", "frame_count"),
-                 ("VIDEO", "video"), ("STRING", "video_url"), ("STRING", "request_id"))
-IMAGE_OUTPUTS = (("IMAGE", "images"), ("STRING", "image_urls"), ("STRING", "request_id"))
 
 FRAME_OPTIONS = tuple((o.name, o.shape) for o in _FRAME)   # for the nodes without a schema
 
@@ -42,8 +45,16 @@ def tooltip(f: Field, allowed: str = "") -> str:
         if text and text not in seen:
             seen.append(text)
     parts += seen
+    if f.media:
+        unchecked = read_limits(f.validations, BY_NAME[f.media].rules).unchecked
+        parts += [f"Rule '{rule}' is checked by RunComfy only, not before the submit"
+                  f"{f' ({text})' if text else ''}" for rule, text in unchecked]
     if f.problem:
         parts.append(f.problem)
+    if f.kind == JSON and f.prop:
+        shape = {k: f.prop[k] for k in ("type", "items", "properties", "required") if k in f.prop}
+        text = json.dumps(shape, ensure_ascii=False)
+        parts.append("Schema: " + (text if len(text) <= 400 else text[:399] + "…"))
     parts.append(f"Sent to RunComfy as '{f.key}'{' (required)' if f.required else ''}.")
     return " ".join(p if p[-1] in ".!?。" else p + "." for p in parts)
 
@@ -90,24 +101,30 @@ def widget_for(f: Field) -> tuple:
                        "tooltip": tooltip(f, allowed.strip())})
 
 
-def image_inputs(f: Field) -> tuple[dict, dict]:
-    """(widgets, sockets) for an image field: optional IMAGE socket(s) plus a URL widget."""
-    if f.kind == IMAGE:
-        sockets = {f.name: ("IMAGE", {"tooltip": tooltip(
-            f, "Connect an image, or give a URL below; when both are given the image wins.")})}
+def media_inputs(f: Field) -> tuple[dict, dict]:
+    """(widgets, sockets) for a media field: optional socket(s) of its kind plus a URL widget."""
+    kind = BY_NAME[f.media]
+    if f.kind == MEDIA:
+        sockets = {f.name: (kind.socket_type, {"tooltip": tooltip(
+            f, f"{kind.connect_hint.capitalize()}, or give a URL below; when both are given the "
+               f"connected {kind.name} wins.")})}
         url = ("STRING", {"default": "", "multiline": False, "placeholder": "https://…",
                           "tooltip": "An https:// link (or data: URI) the service can fetch. "
                                      f"Used only when the '{f.name}' input is not connected."})
         return {f.url_name: url}, sockets
-    n = f.max_items or 3
+    most = f"up to {f.max_items}" if f.max_items is not None else "any number of"
     sockets = {}
     for i, name in enumerate(f.socket_names(), start=1):
-        need = " Image 1 (or URL line 1) is required." if i == 1 and (f.min_items or 0) >= 1 else ""
-        sockets[name] = ("IMAGE", {"tooltip": tooltip(
-            f, f"Item {i} of up to {n}; a connected image wins over URL line {i}.{need}")})
+        need = (f" Item 1 (or URL line 1) is required." if i == 1 and (f.min_items or 0) >= 1 else "")
+        batch = " A batch gives one item per image." if f.media == "image" else \
+            " A batch gives one item per clip." if f.media == "audio" else ""
+        sockets[name] = (kind.socket_type, {"tooltip": tooltip(
+            f, f"Item {i} of {most}; a connected {kind.name} wins over URL line {i}.{batch}{need}")})
+    extra = (f" Lines after {f.sockets} are further items." if f.max_items is None or f.max_items > f.sockets
+             else "")
     url = ("STRING", {"default": "", "multiline": True, "placeholder": "one https:// link per line",
-                      "tooltip": f"Up to {n} links, one per line. Line i is used for item i when "
-                                 f"input '{f.name}_i' is not connected."})
+                      "tooltip": f"{most.capitalize()} links, one per line. Line i is used for item i when "
+                                 f"input '{f.name}_i' is not connected.{extra}"})
     return {f.url_name: url}, sockets
 
 
@@ -115,8 +132,8 @@ def input_types(spec: ModelSpec) -> dict[str, dict[str, Any]]:
     required: dict[str, Any] = {}
     optional: dict[str, Any] = {}
     for f in spec.fields:
-        if f.kind in (IMAGE, IMAGE_LIST):
-            widgets, sockets = image_inputs(f)
+        if f.kind in (MEDIA, MEDIA_LIST):
+            widgets, sockets = media_inputs(f)
             optional.update(sockets)
             required.update(widgets)
         else:
@@ -146,7 +163,6 @@ def default_values(node_class) -> dict:
 
 def make_node_class(spec: ModelSpec) -> type:
     """Build the V1 node class for one model."""
-    outputs = VIDEO_OUTPUTS if spec.output == "video" else IMAGE_OUTPUTS
 
     async def run(self, **values):   # no named parameters: no schema field can clash with one
         from .runner import run_node  # late import: the heavy parts load on first use
@@ -155,8 +171,9 @@ def make_node_class(spec: ModelSpec) -> type:
     desc = spec.description or f"{spec.display_name} on RunComfy's Model API."
     return type(spec.node_id, (), {
         "INPUT_TYPES": classmethod(lambda cls: input_types(spec)),
-        "RETURN_TYPES": tuple(t for t, _ in outputs),
-        "RETURN_NAMES": tuple(n for _, n in outputs),
+        "RETURN_TYPES": return_types(spec.output),
+        "RETURN_NAMES": return_names(spec.output),
+        "OUTPUT_TOOLTIPS": output_tooltips(spec.output),
         "FUNCTION": "run",
         "CATEGORY": f"{CATEGORY_ROOT}/{spec.category}",
         "DESCRIPTION": f"{desc} Model: {spec.model_id}. Each run is a paid RunComfy job.",

@@ -15,14 +15,15 @@ import json
 import re
 
 from ..errors import InputError
-from .factory import CATEGORY_ROOT, FRAME_OPTIONS, VIDEO_OUTPUTS
-from ..spec.schema import IMAGE, Field, ModelSpec
+from ..results.outputs import output_tooltips, return_names, return_types
+from ..spec.schema import MEDIA, Field, ModelSpec
+from .factory import CATEGORY_ROOT, FRAME_OPTIONS
 
 NODE_ID = "RunComfy_Model"
 DISPLAY_NAME = "RunComfy Model (any model id)"
 TITLE = "RunComfy Model"
 SOCKETS = ("image_1", "image_2", "image_3")
-OUTPUTS = ("video", "image")
+OUTPUTS = ("video", "image", "audio")     # the widget's choices (append only)
 FRAME_DEFAULTS = {name: opts["default"] for name, (_, opts) in FRAME_OPTIONS}
 
 
@@ -43,8 +44,9 @@ def input_types() -> dict:
                        "image_urls), or two or more connected images, sends a list."}),
         "output": (list(OUTPUTS), {
             "default": "video",
-            "tooltip": "What the model returns. 'video' fills frames, fps, frame_count and video; "
-                       "'image' fills frames with the images (fps 0). Both are handled either way."}),
+            "tooltip": "What the model returns. Every output is filled from whatever the result "
+                       "carries either way: frames from its video (or its images), audio from the "
+                       "video's sound or an audio file."}),
     }
     for name, shape in FRAME_OPTIONS:
         required[name] = shape
@@ -104,9 +106,10 @@ def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
     if not connected:
         return body
     key = image_key(values)
-    from ..inputs.images import Limits, encode_tensor   # late: torch and PIL load on first run
-    urls = [encode_tensor(spec, Field(key=key, name=name, kind=IMAGE), name, tensor, Limits(),
-                          True, notes)
+    from ..inputs.images import encode_tensor   # late: torch and PIL load on first run
+    from ..inputs.rules import Limits
+    urls = [encode_tensor(spec.display_name, Field(key=key, name=name, kind=MEDIA, media="image"),
+                          name, tensor, Limits(), True, notes)
             for name, tensor in connected]
     if key in body:
         notes.append(f"'{key}' in arguments is replaced by the connected image(s).")
@@ -124,8 +127,9 @@ def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> 
     model_id = check_model_id(values.get("model_id"))
     output = str(values.get("output") or "video")
     if output not in OUTPUTS:
-        raise InputError(f"{TITLE}: widget 'output' is {output!r}; choose 'video' or 'image'.")
-    spec = minimal_spec(model_id, output)
+        raise InputError(f"{TITLE}: widget 'output' is {output!r}; choose one of "
+                         f"{', '.join(OUTPUTS)}.")
+    spec = minimal_spec(model_id, "video")          # its outputs are the video node's, always
     reporter = reporter or Reporter()
     arguments = parse_arguments(values.get("arguments", "{}"))
     encode_body(arguments, f"{TITLE}: widget 'arguments'")      # NaN, bad text: fail now
@@ -139,16 +143,7 @@ def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> 
 
     ticket = Ticket(model_id, spec.display_name, fingerprint(model_id, arguments, media, {}), prepare)
     options = {k: values.get(k, d) for k, d in FRAME_DEFAULTS.items()}
-    out = finish(spec, ticket, options, reporter, client=client, service=service, **kw)
-    return {"ui": out.get("ui", {}), "result": video_shaped(out["result"])}
-
-
-def video_shaped(result: tuple) -> tuple:
-    """run_body's image-shaped result (images, urls, request id) → the node's six outputs."""
-    if len(result) == len(VIDEO_OUTPUTS):
-        return tuple(result)
-    frames, urls, request_id = result
-    return (frames, 0.0, int(frames.shape[0]), None, urls, request_id)
+    return finish(spec, ticket, options, reporter, client=client, service=service, **kw)
 
 
 class RunComfyModel:
@@ -158,8 +153,9 @@ class RunComfyModel:
     def INPUT_TYPES(cls):
         return input_types()
 
-    RETURN_TYPES = tuple(t for t, _ in VIDEO_OUTPUTS)
-    RETURN_NAMES = tuple(n for _, n in VIDEO_OUTPUTS)
+    RETURN_TYPES = return_types("video")
+    RETURN_NAMES = return_names("video")
+    OUTPUT_TOOLTIPS = output_tooltips("video")
     FUNCTION = "run"
     CATEGORY = CATEGORY_ROOT
     DESCRIPTION = ("Runs any RunComfy model by its id, for models without a node of their own: "
@@ -167,7 +163,7 @@ class RunComfyModel:
                    "Each run is a paid RunComfy job; RunComfy checks the body before charging.")
     API_NODE = True
 
-    async def run(self, unique_id=None, **values):
+    async def run(self, **values):
         from .status import Reporter
-        reporter = Reporter(unique_id)
+        reporter = Reporter(values.pop("unique_id", None))
         return await asyncio.to_thread(execute, values, reporter)

@@ -147,9 +147,11 @@ def existing_node_ids() -> set[str]:
 
 
 def video_from_file(path):
-    """ComfyUI's native VIDEO object for a file, or None where the type does not exist."""
+    """ComfyUI's native VIDEO object for a file; outside ComfyUI a plain stand-in with the
+    same methods the pack uses (results/local_video.py)."""
     try:
         from comfy_api.latest import InputImpl
         return InputImpl.VideoFromFile(str(path))
     except Exception:
-        return None
+        from ..results.local_video import LocalVideo
+        return LocalVideo(path)

@@ -10,7 +10,8 @@ import asyncio
 from . import host
 from ..remote.client import safe_id, usable_request_id
 from ..errors import InputError
-from .factory import FRAME_OPTIONS, VIDEO_OUTPUTS
+from ..results.outputs import output_tooltips, return_names, return_types
+from .factory import FRAME_OPTIONS
 from ..spec.options import defaults
 from ..spec.schema import ModelSpec
 from .status import Reporter
@@ -55,8 +56,9 @@ class LoadResult:
                    "run here (even after a restart), else from RunComfy. Never submits a job.")
     CATEGORY = "RunComfy"
     FUNCTION = "run"
-    RETURN_TYPES = tuple(t for t, _ in VIDEO_OUTPUTS)
-    RETURN_NAMES = tuple(n for _, n in VIDEO_OUTPUTS)
+    RETURN_TYPES = return_types("video")
+    RETURN_NAMES = return_names("video")
+    OUTPUT_TOOLTIPS = output_tooltips("video")
 
     @classmethod
     def INPUT_TYPES(cls):

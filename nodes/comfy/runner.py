@@ -16,16 +16,17 @@ import logging
 import time
 
 from . import host
-from ..results.decode import DecodeError, decode_video
-from ..inputs.fingerprint import fingerprint, legacy_fingerprint, tensor_digest
-from ..inputs.images import prepare_images, slots
-from ..remote.journal import Entry
-from ..spec.options import identity, split
-from ..inputs.request import assemble, check_image_field, encode_body, scalar_values
+from ..inputs.fingerprint import fingerprint, legacy_fingerprint
+from ..inputs.prepare import media_identity, prepare_media
+from ..inputs.request import assemble, encode_body, scalar_values
 from ..remote.client import safe_id
-from ..results.files import load_images, preview
-from ..spec.schema import IMAGE, ModelSpec
+from ..remote.journal import Entry
 from ..remote.service import JobService, Prepared, Ticket
+from ..results import outputs
+from ..results.audio import AudioDecodeError
+from ..results.decode import DecodeError
+from ..spec.options import identity, split
+from ..spec.schema import ModelSpec
 from .status import Reporter
 
 log = logging.getLogger("runcomfy")
@@ -44,7 +45,8 @@ def execute(spec: ModelSpec, values: dict, reporter: Reporter, *, client=None,
     media = media_identity(spec, values)
 
     def prepare() -> Prepared:
-        prepared = prepare_images(spec, values, fit=bool(options["fit_image_to_limits"]))
+        prepared = prepare_media(spec, values, fit=bool(options["fit_image_to_limits"]),
+                                 fps=float(options["video_fps"] or 0))
         body = assemble(spec, scalars, prepared.urls)
         return Prepared(encode_body(body, spec.display_name),
                         legacy_fingerprint(spec.model_id, body), prepared.notes)
@@ -55,18 +57,6 @@ def execute(spec: ModelSpec, values: dict, reporter: Reporter, *, client=None,
                   should_cancel=should_cancel)
 
 
-def media_identity(spec: ModelSpec, values: dict) -> dict:
-    """Each media field's slots as content hashes or links; item counts checked here."""
-    found = {}
-    for f in spec.media_fields:
-        items = [tensor_digest(t) if t is not None else link or None
-                 for _, t, link in slots(spec, f, values, [])]
-        given = [i for i in items if i]
-        check_image_field(spec, f, (given[0] if given else None) if f.kind == IMAGE else given)
-        found[f.key] = items
-    return found
-
-
 def finish(spec: ModelSpec, ticket: Ticket, options: dict, reporter: Reporter, *, client=None,
            service: JobService | None = None, should_cancel=host.interrupted) -> dict:
     """Obtain the job (reused, resumed or submitted), download it, turn it into outputs."""
@@ -75,7 +65,7 @@ def finish(spec: ModelSpec, ticket: Ticket, options: dict, reporter: Reporter, *
     got = service.run(ticket, reporter, client=client, should_cancel=should_cancel)
     try:
         outputs = build_outputs(spec, got.entry, got.files, options, reporter)
-    except DecodeError:
+    except (DecodeError, AudioDecodeError):
         # Keep the damaged file for the user to inspect, but forget it: the next run
         # downloads the result again (the job is paid for; its URL is in the journal).
         service.forget_files(got.entry.request_id)
@@ -88,28 +78,5 @@ def finish(spec: ModelSpec, ticket: Ticket, options: dict, reporter: Reporter, *
 
 
 def build_outputs(spec: ModelSpec, entry: Entry, files, options: dict, reporter: Reporter) -> dict:
-    """The node's outputs from whatever the job returned (videos and/or images)."""
-    urls_text = "\n".join(entry.urls)
-    by_url = dict(zip(entry.urls, files))
-    video_files = [by_url[u] for u in entry.urls_of("video") if u in by_url]
-    image_files = [by_url[u] for u in entry.urls_of("image") if u in by_url]
-    if video_files:
-        if len(video_files) > 1:
-            reporter.note(f"{len(video_files)} videos returned; frames come from the first, all are saved")
-        clip = decode_video(video_files[0], start_frame=options["start_frame"],
-                            every_nth=options["every_nth_frame"], frame_cap=options["frame_cap"],
-                            progress=reporter.decoding)
-        frames, fps, count = clip.frames, clip.fps, clip.frame_count
-    else:
-        notes: list[str] = []
-        frames = load_images(image_files, notes)
-        for n in notes:
-            reporter.note(n)
-        fps, count = 0.0, frames.shape[0]
-    ui = preview(video_files or image_files, animated=bool(video_files))
-    if spec.output == "video":
-        video = host.video_from_file(video_files[0]) if video_files else None
-        result = (frames, float(fps), int(count), video, urls_text, entry.request_id)
-    else:
-        result = (frames, urls_text, entry.request_id)
-    return {"ui": ui, "result": result}
+    """The node's outputs for the job's files (results/outputs.py: one table, one dispatch)."""
+    return outputs.build(spec.output, entry, files, options, reporter)

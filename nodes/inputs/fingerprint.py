@@ -8,6 +8,7 @@ upload path) never makes the same inputs look new.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 
 import torch
@@ -38,3 +39,34 @@ def tensor_digest(tensor) -> str:
     h = hashlib.sha256(f"{tuple(t.shape)}|{t.dtype}|".encode())
     h.update(memoryview(t.numpy()).cast("B"))
     return h.hexdigest()
+
+
+def video_digest(value) -> str:
+    """A VIDEO by its file's bytes (or its frames and sound); an IMAGE batch by its pixels."""
+    if isinstance(value, torch.Tensor):
+        return tensor_digest(value)
+    from .video import stream_source
+    source = stream_source(value)
+    h = hashlib.sha256(b"video|")
+    if source is None:
+        c = value.get_components()
+        h.update(tensor_digest(c.images).encode())
+        h.update(str(getattr(c, "frame_rate", "")).encode())
+        if getattr(c, "audio", None) is not None:
+            h.update(audio_digest(c.audio).encode())
+        return h.hexdigest()
+    if isinstance(source, io.BytesIO):
+        h.update(source.getbuffer())
+        return h.hexdigest()
+    with open(source, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def audio_digest(value) -> str:
+    """An AUDIO by its samples and sample rate."""
+    if not isinstance(value, dict) or "waveform" not in value:
+        return "not-audio:" + type(value).__name__    # the encoder refuses it with a sentence
+    return hashlib.sha256(f"audio|{value.get('sample_rate')}|{tensor_digest(value['waveform'])}"
+                          .encode()).hexdigest()

@@ -2,8 +2,9 @@
 
 Every rule the schema states (required, enum, range, maxLength, item counts) is
 checked here, before anything is sent, and a failure names the widget, the value and
-what is allowed.  Image *contents* (pixels, bytes) are checked in images.py; this
-module receives the image fields already turned into URL strings.
+what is allowed.  Fields with no widget of their own (JSON text) are checked against
+their own schema (jsoncheck.py).  Media *contents* (pixels, bytes, durations) are checked
+by their kind's encoder (prepare.py); this module receives media fields as URL strings.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import math
 from typing import Any
 
 from ..errors import InputError
-from ..spec.schema import BOOL, COMBO, FLOAT, IMAGE, IMAGE_LIST, INT, JSON, SEED, Field, ModelSpec
+from ..spec.schema import BOOL, COMBO, FLOAT, INT, JSON, MEDIA, MEDIA_LIST, SEED, Field, ModelSpec
+from .jsoncheck import problem as json_problem
 
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024   # whole JSON body (RunComfy's nodes stay under 64 MiB)
@@ -32,7 +34,7 @@ def scalar_values(spec: ModelSpec, values: dict[str, Any]) -> dict[str, Any]:
     """Every non-media widget checked and converted: wire key → wire value (left out: None)."""
     body: dict[str, Any] = {}
     for f in spec.fields:
-        if f.kind not in (IMAGE, IMAGE_LIST):
+        if f.kind not in (MEDIA, MEDIA_LIST):
             value = convert(spec, f, values.get(f.name, None))
             if value is not None:
                 body[f.key] = value
@@ -41,11 +43,12 @@ def scalar_values(spec: ModelSpec, values: dict[str, Any]) -> dict[str, Any]:
 
 def assemble(spec: ModelSpec, scalars: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
     """The body in schema order: checked scalars plus each media field's URL(s)."""
+    from .prepare import check_count
     body: dict[str, Any] = {}
     for f in spec.fields:
-        if f.kind in (IMAGE, IMAGE_LIST):
+        if f.kind in (MEDIA, MEDIA_LIST):
             value = media.get(f.key)
-            check_image_field(spec, f, value)
+            check_count(spec, f, (1 if value else 0) if f.kind == MEDIA else len(value or []))
             if value:
                 body[f.key] = value
         elif f.key in scalars:
@@ -158,23 +161,11 @@ def parse_json(spec: ModelSpec, f: Field, value: Any):
         json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeEncodeError) as e:
         raise fail(spec, f, f"cannot be sent: {unsendable(e)}.") from None
+    found = json_problem(value, f.prop)
+    if found:
+        raise fail(spec, f, f"does not fit the model's schema: {found}. See the tooltip for "
+                            "the shape it takes.")
     return value
-
-
-def check_image_field(spec: ModelSpec, f: Field, value: Any) -> None:
-    if f.kind == IMAGE:
-        if not value and f.required:
-            raise InputError(f"{spec.display_name}: input '{f.name}' is required: connect an "
-                             f"IMAGE to it, or put an https:// link in '{f.url_name}'.")
-        return
-    count = len(value or [])
-    lo, hi = f.min_items or 0, f.max_items
-    if f.required and count == 0 or count < lo:
-        raise InputError(f"{spec.display_name}: '{f.name}' needs at least {max(lo, 1)} image(s); "
-                         f"got {count}. Connect '{f.name}_1' or put a link on line 1 of "
-                         f"'{f.url_name}'.")
-    if hi is not None and count > hi:
-        raise InputError(f"{spec.display_name}: '{f.name}' takes at most {hi} images; got {count}.")
 
 
 def _missing(spec: ModelSpec, f: Field):

@@ -142,14 +142,25 @@ def too_many_pixels(path, size, cap: int) -> ResultTooLarge:
                           "open it with another program.")
 
 
-def preview(paths: list[Path], animated: bool) -> dict:
+def preview(paths: list[Path], animated: bool, audio: list[Path] = ()) -> dict:
     """The node's preview: the saved files, as ComfyUI's own savers report them."""
+    ui: dict = {}
+    items = _ui_items(paths)
+    if items:
+        ui["images"], ui["animated"] = items, (animated,)
+    sounds = _ui_items(audio)
+    if sounds:
+        ui["audio"] = sounds
+    return ui
+
+
+def _ui_items(paths) -> list[dict]:
     base = host.output_dir()
     items = []
     for p in paths:
         try:
-            sub = str(p.parent.relative_to(base))
+            sub = str(Path(p).parent.relative_to(base))
         except ValueError:
             continue
-        items.append({"filename": p.name, "subfolder": "" if sub == "." else sub, "type": "output"})
-    return {"images": items, "animated": (animated,)} if items else {}
+        items.append({"filename": Path(p).name, "subfolder": "" if sub == "." else sub, "type": "output"})
+    return items

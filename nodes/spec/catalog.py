@@ -23,11 +23,11 @@ from pathlib import Path
 
 from ..comfy import host
 from ..errors import ApiError, RunComfyError
-from .schema import JSON, SchemaError, parse_model
+from ..results.outputs import return_names
+from .schema import OUTPUT_KINDS, SchemaError, parse_model
 
 PACK_ROOT = Path(__file__).resolve().parents[2]
-MODEL_FILE_KEYS = ("model_id", "display_name", "category", "output", "description", "source",
-                   "input_schema")
+PRICE_KEYS = ("base_price_usd", "price_unit", "pricing_note")
 
 
 class CatalogError(RunComfyError):
@@ -35,26 +35,31 @@ class CatalogError(RunComfyError):
 
 
 # -- catalog answer → model file ------------------------------------------------------------
-def infer_output(entry: dict) -> str:
-    """"video" or "image" from what the entry says about itself; video when it says nothing.
+AUDIO_WORDS = r"audio|music|speech|voice|sound|song|tts"
 
-    An explicit ``output`` wins; then an "…-to-video" / "…-to-image" in kind, categories,
-    model id or description (in that order); then a text naming only one of the two.
+
+def infer_output(entry: dict) -> str:
+    """"video", "image" or "audio" from what the entry says about itself; video when silent.
+
+    An explicit ``output`` wins; then an "…-to-video" / "…-to-image" / "…-to-audio" (or
+    "-to-speech", "-to-music") in kind, categories, model id or description (in that
+    order); then a text naming only one of the three.
     """
-    if entry.get("output") in ("video", "image"):
+    if entry.get("output") in OUTPUT_KINDS:
         return entry["output"]
     cats = entry.get("categories")
     cats = cats if isinstance(cats, list) else [cats] if cats else []
     texts = [str(t).lower() for t in (entry.get("kind"), *cats, entry.get("model_id"),
                                       entry.get("description")) if t]
     for text in texts:
-        m = re.search(r"\bto[-_ ]?(video|image)s?\b", text)
+        m = re.search(rf"\bto[-_ ]?(video|image|{AUDIO_WORDS})s?\b", text)
         if m:
-            return m.group(1)
+            return m.group(1) if m.group(1) in ("video", "image") else "audio"
     for text in texts:
-        video, image = bool(re.search(r"video", text)), bool(re.search(r"image", text))
-        if video != image:
-            return "video" if video else "image"
+        named = {k for k, pattern in (("video", r"video"), ("image", r"image"), ("audio", AUDIO_WORDS))
+                 if re.search(pattern, text)}
+        if len(named) == 1:
+            return named.pop()
     return "video"
 
 
@@ -84,16 +89,30 @@ def model_file_from_entry(entry: dict) -> dict:
         "source": str(entry.get("source") or ""),
         "input_schema": entry["input_schema"],
     }
+    for key in PRICE_KEYS:              # the catalog's price, as it gives it
+        if entry.get(key) is not None:
+            doc[key] = entry[key]
     if entry.get("node_id"):         # a model file's own node id (its saved workflows use it)
         doc["node_id"] = entry["node_id"]
     return doc
 
 
 def mapping_report(model_file: dict) -> list[str]:
-    """One line per field the node cannot give a widget of its own (it takes JSON text)."""
+    """One line per thing worth knowing about the new node: media fields and their sockets,
+    fields given as JSON text, rules not checked before the submit, catalog quirks."""
+    from ..inputs.media import BY_NAME
+    from ..inputs.rules import read_limits
     spec = parse_model(model_file)
-    return [f"field '{f.key}' (type {f.wire_type}): no widget; give it as JSON text in widget "
-            f"'{f.name}'" for f in spec.fields if f.kind == JSON]
+    lines = [f"model: {note}" for note in spec.notes]
+    for f in spec.fields:
+        for note in f.notes:
+            lines.append(f"field '{f.key}' → '{f.name}': {note}")
+        if f.media:
+            for rule, text in read_limits(f.validations, BY_NAME[f.media].rules).unchecked:
+                lines.append(f"field '{f.key}': rule '{rule}' is not checked before the submit "
+                             f"(RunComfy checks it){f': {text}' if text else ''}")
+    lines.append(f"outputs ({spec.output}): {', '.join(return_names(spec.output))}")
+    return lines
 
 
 # -- reading a saved schema file --------------------------------------------------------------
@@ -304,12 +323,9 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"Wrote {path}")
-    if report:
-        print("Fields without a widget of their own:")
-        for line in report:
-            print(f"  {line}")
-    else:
-        print("Every field maps to a widget.")
+    print("What the node does with the schema:")
+    for line in report:
+        print(f"  {line}")
     print("Restart ComfyUI to see the node.")
     return 0
 

@@ -33,6 +33,10 @@ def _makes_video(spec) -> bool:
     return "video" in spec.output_kinds
 
 
+def _takes_video(spec) -> bool:
+    return any(f.media == "video" for f in spec.media_fields)
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("fit_image_to_limits", ("BOOLEAN", {
         "default": True,
@@ -45,6 +49,11 @@ OPTIONS: tuple[Option, ...] = (
                                        "tooltip": "Keep every n-th frame (1 keeps all)."}), _makes_video),
     Option("frame_cap", ("INT", {"default": 0, "min": 0, "max": 100000,
                                  "tooltip": "Keep at most this many frames (0 keeps all)."}), _makes_video),
+    Option("video_fps", ("FLOAT", {
+        "default": 0.0, "min": 0.0, "max": 240.0, "step": 0.5, "round": 0.01,
+        "tooltip": "Frames per second for an IMAGE batch connected to a video input (it is sent "
+                   "as an H.264 MP4). 0: the model's own fps widget, else 16. A connected VIDEO "
+                   "keeps its own rate."}), _takes_video, affects_request=True),
 )
 FRAME_OPTIONS = tuple(o for o in OPTIONS if o.name in ("start_frame", "every_nth_frame", "frame_cap"))
 HIDDEN = {"unique_id": "UNIQUE_ID"}

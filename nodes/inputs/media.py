@@ -1,0 +1,133 @@
+"""Media kinds as data: one entry per kind of file a model takes (image, video, audio).
+
+An entry says everything the pack needs about its kind:
+  * how a schema field is recognised: its ``format`` (on the property, or on ``items``),
+    single (``*_uri``) or a list (``*_uris``, or an array); the key only as a fallback,
+    when the property has no format at all;
+  * which ComfyUI socket type feeds it (a comma list is a union: "VIDEO,IMAGE");
+  * how a value is sent: a ``data:<mime>/…`` URI made by its encoder, or an https link;
+  * its inline size limit, and which ``validations`` rules apply to it.
+
+Adding a kind (masks, 3D files …) is one entry here plus its encoder module; the schema
+reader, the node factory, the request builder and the fingerprint all read this table.
+Encoders and digests are named as "module:function" so torch and PyAV load on first use.
+"""
+from __future__ import annotations
+
+import base64
+import importlib
+import re
+from dataclasses import dataclass
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MediaKind:
+    name: str                    # "image": also the plain noun for its sockets
+    one_formats: frozenset       # formats naming one item
+    many_formats: frozenset      # formats naming a list
+    keys: frozenset              # fallback: bare keys naming one item ...
+    key_suffixes: tuple          # ... or ending like this
+    list_keys: frozenset         # fallback: bare keys naming a list
+    socket_type: str             # ComfyUI type(s) a socket of this kind takes
+    mime: str                    # data URIs of this kind start with "data:<mime>/"
+    inline_max: int              # longest data URI (the whole string) the service takes
+    rules: frozenset             # validation facts that apply (see rules.py)
+    encoder: str                 # "module:function" (item, context) -> data URI
+    digest: str                  # "module:function" value -> content hash (for the fingerprint)
+    what: str                    # "an image", for sentences
+    connect_hint: str            # what to connect, for sentences
+
+    def encode(self, item, ctx) -> str:
+        return _load(self.encoder)(item, ctx)
+
+    def digest_of(self, value) -> str:
+        return _load(self.digest)(value)
+
+
+KINDS: tuple[MediaKind, ...] = (
+    MediaKind(
+        name="image",
+        one_formats=frozenset({"image_uri", "image-uri", "image_url"}),
+        many_formats=frozenset({"image_uris", "image-uris", "image_urls"}),
+        keys=frozenset({"image_url", "img_url", "image", "input_image", "image_uri", "start_image_url"}),
+        key_suffixes=("_image_url", "_img_url"),
+        list_keys=frozenset({"image_urls", "images", "img_urls", "reference_images", "image_list"}),
+        socket_type="IMAGE", mime="image", inline_max=6 * MiB,
+        rules=frozenset({"width", "height", "size", "aspect"}),
+        encoder=".images:encode_item", digest=".fingerprint:tensor_digest",
+        what="an image", connect_hint="connect an IMAGE"),
+    MediaKind(
+        name="video",
+        one_formats=frozenset({"video_uri", "video-uri", "video_url"}),
+        many_formats=frozenset({"video_uris", "video-uris", "video_urls"}),
+        keys=frozenset({"video_url", "video", "input_video", "video_uri"}),
+        key_suffixes=("_video_url",),
+        list_keys=frozenset({"video_urls", "videos", "reference_videos", "video_list"}),
+        socket_type="VIDEO,IMAGE", mime="video", inline_max=32 * MiB,
+        rules=frozenset({"width", "height", "size", "aspect", "duration"}),
+        encoder=".video:encode_item", digest=".fingerprint:video_digest",
+        what="a video", connect_hint="connect a VIDEO or an IMAGE batch (its frames)"),
+    MediaKind(
+        name="audio",
+        one_formats=frozenset({"audio_uri", "audio-uri", "audio_url"}),
+        many_formats=frozenset({"audio_uris", "audio-uris", "audio_urls"}),
+        keys=frozenset({"audio_url", "audio", "input_audio", "audio_uri"}),
+        key_suffixes=("_audio_url",),
+        list_keys=frozenset({"audio_urls", "audios", "reference_audios", "audio_list"}),
+        socket_type="AUDIO", mime="audio", inline_max=16 * MiB,
+        rules=frozenset({"size", "duration"}),
+        encoder=".audio:encode_item", digest=".fingerprint:audio_digest",
+        what="an audio clip", connect_hint="connect an AUDIO"),
+)
+BY_NAME = {k.name: k for k in KINDS}
+
+
+def recognise(key: str, prop: dict) -> tuple[MediaKind, bool] | None:
+    """(kind, is_list) for a media field, else None.  The format decides; a key decides
+    only when the property names no format at all."""
+    fmt = prop.get("format")
+    items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
+    item_fmt = items.get("format")
+    is_array = prop.get("type") == "array"
+    for kind in KINDS:
+        if fmt in kind.many_formats or item_fmt in kind.many_formats | kind.one_formats:
+            return kind, True
+        if fmt in kind.one_formats:
+            return kind, is_array
+    if fmt or item_fmt:
+        return None                        # a format of another kind (uri, date, …): not media
+    bare = strip_node_prefix(key).lower()
+    for kind in KINDS:
+        if is_array and bare in kind.list_keys | kind.keys:
+            return kind, True
+        if not is_array and prop.get("type") in (None, "string") and (
+                bare in kind.keys or bare.endswith(kind.key_suffixes)):
+            return kind, False
+    return None
+
+
+def strip_node_prefix(key: str) -> str:
+    """'600_prompt' → 'prompt': ComfyUI-workflow style keys carry a node number."""
+    return re.sub(r"^\d+_", "", key)
+
+
+def kind_of_data_uri(link: str) -> str | None:
+    """'video' for 'data:video/mp4;base64,…'; None for anything else."""
+    m = re.match(r"data:([a-z]+)/", link[:40].lower())
+    return m.group(1) if m else None
+
+
+def data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def data_uri_size(n_bytes: int, mime: str) -> int:
+    """Length of the data URI of a file of ``n_bytes``."""
+    return len(f"data:{mime};base64,") + 4 * -(-n_bytes // 3)
+
+
+def _load(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module, __package__), name)

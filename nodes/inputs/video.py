@@ -1,0 +1,249 @@
+"""The video kind's encoder: a connected VIDEO or IMAGE batch → a ``data:video/…`` URI.
+
+* A VIDEO (ComfyUI's VideoInput, e.g. from Load Video) is sent as its own file when the
+  container and codec are ones the service takes (MP4/MOV/WebM with H.264, HEVC, VP8/9
+  or AV1) and it meets the field's rules; otherwise it is transcoded to H.264 MP4 frame
+  by frame (never holding the whole clip), scaled into the pixel bounds when
+  ``fit_image_to_limits`` is on.  Its sound track is kept (AAC).
+* An IMAGE batch is encoded to H.264 MP4 at ``ctx.fps`` (the pack option ``video_fps``,
+  else the model's own fps widget, else 16).
+Duration and aspect-ratio rules cannot be met without cutting: they are refused with a
+sentence.  A file over the size limit is re-encoded at lower qualities (CRF_STEPS) first.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .audio import add_audio
+from .media import BY_NAME, data_uri, data_uri_size
+
+PRESET = "veryfast"
+CRF_STEPS = (20, 26, 32)          # tried in turn until the file fits the size limit
+CHUNK = 8                         # frames converted to uint8 at a time (bounds extra memory)
+CONTAINERS = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
+CODECS = {"h264", "hevc", "vp8", "vp9", "av1"}
+
+
+@dataclass
+class Probe:
+    container: str        # "mp4", "mov", "webm" or another name
+    codec: str
+    width: int
+    height: int
+    fps: float
+    duration: float
+    has_audio: bool
+
+
+def encode_item(item, ctx) -> str:
+    value = item.value
+    name = item.socket or ctx.field.name
+    if isinstance(value, torch.Tensor):
+        return encode_frames_item(ctx, name, value)
+    return encode_video_input(ctx, name, value)
+
+
+# -- an IMAGE batch ------------------------------------------------------------------------
+def encode_frames_item(ctx, name: str, frames: torch.Tensor, fps: float | None = None,
+                       audio: dict | None = None) -> str:
+    fps = fps or ctx.fps
+    if frames.dim() != 4 or frames.shape[-1] not in (3, 4) or frames.shape[0] < 1:
+        raise InputError(f"{ctx.who}: input '{name}' is not an IMAGE batch (tensor shape "
+                         f"{tuple(frames.shape)}; expected [frames, height, width, 3]).")
+    n, h, w, _ = frames.shape
+    check_time_and_shape(ctx, name, w, h, n / fps, f"{n} frames at {fps:g} fps")
+    size = fitted(ctx, name, w, h)
+    data, crf = fit_size(ctx, name, lambda q: frames_to_mp4(frames, fps, size=size, crf=q, audio=audio))
+    ctx.notes.append(f"{name}: {n} frames sent as an H.264 MP4 at {fps:g} fps"
+                     f"{f', {size[0]}x{size[1]}' if size != (w, h) else ''} ({len(data) / 1e6:.1f} MB"
+                     f"{f', quality CRF {crf}' if crf != CRF_STEPS[0] else ''}).")
+    return data_uri(data, "video/mp4")
+
+
+def frames_to_mp4(frames: torch.Tensor, fps: float, *, size=None, crf: int = CRF_STEPS[0],
+                  audio: dict | None = None) -> bytes:
+    """IMAGE batch (float 0..1, [N, H, W, 3|4]) → H.264 yuv420p MP4 bytes."""
+    n, h, w = frames.shape[:3]
+    tw, th = even(size or (w, h))
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = video_stream(out, fps, tw, th, crf)
+        for start in range(0, n, CHUNK):
+            chunk = frames[start:start + CHUNK, ..., :3].detach().to("cpu", torch.float32)
+            pixels = chunk.mul(255).round_().clamp_(0, 255).to(torch.uint8).numpy()
+            for rgb in pixels:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                if (tw, th) != (w, h):
+                    frame = frame.reformat(tw, th)
+                out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+        if audio is not None:
+            add_audio(out, audio)
+    return buf.getvalue()
+
+
+# -- a VIDEO -------------------------------------------------------------------------------
+def encode_video_input(ctx, name: str, video) -> str:
+    source = stream_source(video)
+    if source is None:                       # built from components (no file): encode them
+        images, audio, rate = components(ctx, name, video)
+        return encode_frames_item(ctx, name, images, float(rate) or None, audio)
+    info = probe(source, ctx, name)
+    check_time_and_shape(ctx, name, info.width, info.height, info.duration,
+                         f"{info.duration:.1f} s")
+    size = fitted(ctx, name, info.width, info.height)
+    raw = read_bytes(source)
+    mime = CONTAINERS.get(info.container)
+    budget = byte_budget(ctx, mime or "video/mp4")
+    if mime and info.codec in CODECS and size == (info.width, info.height) and len(raw) <= budget:
+        return data_uri(raw, mime)
+    why = ("scaled to fit the model's pixel limits" if size != (info.width, info.height)
+           else f"{info.container}/{info.codec} is not a format the service takes"
+           if not (mime and info.codec in CODECS) else f"{len(raw) / 1e6:.1f} MB is over the limit")
+    data, crf = fit_size(ctx, name, lambda q: transcode(source, size, q))
+    ctx.notes.append(f"{name}: re-encoded as H.264 MP4 {size[0]}x{size[1]} ({why}; "
+                     f"{len(data) / 1e6:.1f} MB, CRF {crf}).")
+    return data_uri(data, "video/mp4")
+
+
+def stream_source(video):
+    """The VIDEO's file (a path or a BytesIO), or None when it has none (components)."""
+    get = getattr(video, "get_stream_source", None)
+    if get is None:
+        return None
+    try:
+        source = get()
+    except Exception:   # noqa: BLE001 - e.g. a VideoFromComponents: encode its components
+        return None
+    return source if isinstance(source, (str, Path, io.BytesIO)) else None
+
+
+def read_bytes(source) -> bytes:
+    if isinstance(source, io.BytesIO):
+        return source.getvalue()
+    return Path(source).read_bytes()
+
+
+def components(ctx, name, video):
+    try:
+        c = video.get_components()
+    except Exception as e:  # noqa: BLE001 - any VideoInput failure is the user's input
+        raise InputError(f"{ctx.who}: input '{name}' could not be read as a video ({e}).") from None
+    audio = getattr(c, "audio", None)
+    return c.images, audio, Fraction(getattr(c, "frame_rate", 0) or 0)
+
+
+def probe(source, ctx, name) -> Probe:
+    try:
+        with av.open(source if not isinstance(source, Path) else str(source)) as container:
+            if not container.streams.video:
+                raise InputError(f"{ctx.who}: input '{name}' has no video stream.")
+            stream = container.streams.video[0]
+            duration = (float(container.duration) / av.time_base if container.duration
+                        else float(stream.duration * stream.time_base) if stream.duration else 0.0)
+            fmt = container.format.name.split(",")
+            kind = "mp4" if "mp4" in fmt else "mov" if "mov" in fmt else "webm" if "webm" in fmt else fmt[0]
+            return Probe(kind, stream.codec_context.name, stream.codec_context.width,
+                         stream.codec_context.height, float(stream.average_rate or 0), duration,
+                         bool(container.streams.audio))
+    except av.error.FFmpegError as e:
+        raise InputError(f"{ctx.who}: input '{name}' is not a readable video ({e}).") from None
+    finally:
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+
+
+def transcode(source, size, crf: int) -> bytes:
+    """Decode the source frame by frame, scale, encode as H.264 MP4 (sound kept as AAC)."""
+    buf = io.BytesIO()
+    with av.open(source if not isinstance(source, Path) else str(source)) as src, \
+            av.open(buf, "w", format="mp4") as out:
+        vin = src.streams.video[0]
+        fps = float(vin.average_rate or 16)
+        stream = video_stream(out, fps, *even(size), crf)
+        for frame in src.decode(vin):
+            frame = frame.reformat(stream.width, stream.height, "yuv420p")
+            frame.pts = None
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+        if src.streams.audio:
+            from ..results.audio import decode_audio_stream
+            if isinstance(source, io.BytesIO):
+                source.seek(0)
+            sound = decode_audio_stream(source)
+            if sound is not None:
+                add_audio(out, sound)
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+    return buf.getvalue()
+
+
+# -- shared --------------------------------------------------------------------------------
+def video_stream(out, fps: float, width: int, height: int, crf: int):
+    stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.options = {"crf": str(crf), "preset": PRESET}
+    return stream
+
+
+def even(size) -> tuple[int, int]:
+    """yuv420p needs even sides."""
+    w, h = size
+    return max(2, int(w) - int(w) % 2), max(2, int(h) - int(h) % 2)
+
+
+def check_time_and_shape(ctx, name, w: int, h: int, seconds: float, what: str) -> None:
+    problem = ctx.limits.check("duration", seconds)
+    if problem:
+        raise InputError(f"{ctx.who}: input '{name}' is {seconds:.2f} s long ({what}): {problem} "
+                         f"Allowed: {ctx.limits.bounds('duration')}. Trim it first (for an IMAGE "
+                         "batch: fewer frames, or a higher 'video_fps').")
+    problem = ctx.limits.check("aspect", w / h)
+    if problem:
+        raise InputError(f"{ctx.who}: input '{name}' is {w}x{h} (aspect ratio {w / h:.2f}): "
+                         f"{problem} Allowed: {ctx.limits.bounds('aspect')}. Crop or pad it first.")
+
+
+def fitted(ctx, name, w: int, h: int) -> tuple[int, int]:
+    """The size to send: as is, or scaled minimally into the pixel bounds (when allowed)."""
+    from .images import fitted_size
+    lim = ctx.limits
+    broken = lim.check("width", w) or lim.check("height", h)
+    if not broken:
+        return w, h
+    if not ctx.fit:
+        raise InputError(f"{ctx.who}: input '{name}' is {w}x{h} px: {broken} Turn on "
+                         "'fit_image_to_limits' or resize it.")
+    nw, nh = fitted_size(w, h, lim)
+    if lim.check("width", nw) or lim.check("height", nh):
+        raise InputError(f"{ctx.who}: input '{name}' is {w}x{h} px, an aspect ratio that cannot fit "
+                         "the model's pixel limits by scaling alone. Crop it first.")
+    return nw, nh
+
+
+def byte_budget(ctx, mime: str) -> int:
+    """Largest file that fits both the inline limit (on the base64 string) and the rule."""
+    inline = (BY_NAME["video"].inline_max - len(f"data:{mime};base64,")) // 4 * 3
+    model = ctx.limits.max_bytes
+    return min(inline, model - 1) if model is not None else inline
+
+
+def fit_size(ctx, name, make) -> tuple[bytes, int]:
+    """Encode at the CRF steps until the file fits the byte budget."""
+    budget = byte_budget(ctx, "video/mp4")
+    for crf in CRF_STEPS:
+        data = make(crf)
+        if len(data) <= budget:
+            return data, crf
+    raise InputError(f"{ctx.who}: input '{name}' is {len(data) / 1e6:.1f} MB as H.264 even at CRF "
+                     f"{CRF_STEPS[-1]}, over the {budget / 1e6:.1f} MB a video may be "
+                     f"(data URI {data_uri_size(budget, 'video/mp4') / 2**20:.0f} MiB). Shorten it, "
+                     "make it smaller, or give an https:// link.")

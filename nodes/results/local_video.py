@@ -1,0 +1,54 @@
+"""A plain VIDEO for where ComfyUI's own type does not exist (tests, the demo).
+
+It offers the part of ComfyUI's ``VideoInput`` the pack uses: the file, its size, its
+duration and its components (frames, sound, frame rate).  Inside ComfyUI the pack hands
+out ComfyUI's own ``VideoFromFile`` instead (host.video_from_file).
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+
+@dataclass
+class Components:
+    images: object          # IMAGE batch [N, H, W, 3]
+    audio: dict | None      # AUDIO or None
+    frame_rate: Fraction
+
+
+class LocalVideo:
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self):
+        return f"LocalVideo({str(self.path)!r})"
+
+    def get_stream_source(self) -> str:
+        return str(self.path)
+
+    def get_container_format(self) -> str:
+        with av.open(str(self.path)) as c:
+            return c.format.name
+
+    def get_dimensions(self) -> tuple[int, int]:
+        with av.open(str(self.path)) as c:
+            cc = c.streams.video[0].codec_context
+            return cc.width, cc.height
+
+    def get_duration(self) -> float:
+        with av.open(str(self.path)) as c:
+            return float(c.duration or 0) / av.time_base
+
+    def get_components(self) -> Components:
+        from .audio import decode_audio
+        from .decode import decode_video
+        clip = decode_video(self.path)
+        return Components(clip.frames, decode_audio(self.path), Fraction(clip.source_fps).limit_denominator(1001))
+
+    def save_to(self, path, **_ignored) -> None:
+        shutil.copyfile(self.path, path)

@@ -1,0 +1,183 @@
+"""One schema property → one Field: its kind, bounds, choices and what loading did with it.
+
+The real catalog is messier than JSON Schema: ``"type": "float"``, ``"default": null``,
+numbers given as strings, enums of numeric strings with a default outside them, media
+formats on arrays without ``items``, arrays of objects.  Each is accepted and noted in
+``Field.notes`` (the add report prints them); a value that cannot work is refused.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from ..inputs.media import recognise, strip_node_prefix
+from .names import media_name, widget_name
+from .schema import (BOOL, COMBO, FLOAT, INT, JSON, MEDIA, MEDIA_LIST, SEED, STRING, Field, short)
+
+MULTILINE_HINTS = ("prompt", "text", "caption", "description")
+SCALARS = (str, int, float, bool)
+
+
+def parse_field(key: str, prop: dict, required: bool) -> Field:
+    title, description = prop.get("title", "") or "", prop.get("description", "") or ""
+    if not isinstance(title, str) or not isinstance(description, str):
+        raise ValueError("'title' and 'description' must be text")
+    validations = prop.get("validations") or []
+    if not isinstance(validations, list) or not all(isinstance(v, dict) for v in validations):
+        raise ValueError("'validations' must be a list of objects")
+    f = Field(key=key, name=widget_name(key, title), kind=STRING, title=title or key,
+              description=description, required=required, default=prop.get("default"),
+              validations=list(validations), prop=prop)
+    typ = prop.get("type") or infer_type(prop)
+    if not isinstance(typ, str):
+        raise ValueError(f"'type' must be text, not {short(typ)}")
+    f.wire_type = typ
+    f.minimum, f.maximum = number(prop, "minimum"), number(prop, "maximum")
+    if f.minimum is not None and f.maximum is not None and f.minimum > f.maximum:
+        raise ValueError(f"'minimum' {f.minimum} is above 'maximum' {f.maximum}")
+    media = recognise(key, prop)
+    if media is not None:
+        read_media(f, prop, *media)
+    elif "enum" in prop:
+        read_enum(f, prop)
+    elif typ == "integer":
+        f.kind = SEED if is_seed(key, f.title) else INT
+        f.default = checked_default(f.default, whole=True)
+    elif typ in ("float", "number"):
+        f.kind = FLOAT
+        f.default = checked_default(f.default)
+        if typ == "float":
+            f.notes.append("type 'float' read as a number")
+    elif typ == "boolean":
+        f.kind = BOOL
+        if f.default is not None and not isinstance(f.default, bool):
+            raise ValueError(f"'default' of a boolean must be true or false, not {short(f.default)}")
+    elif typ == "string":
+        f.max_length = number(prop, "maxLength", whole=True)
+        f.multiline = is_multiline(key, f.title, f.max_length)
+        if f.default is not None and not isinstance(f.default, str):
+            f.default = str(f.default) if isinstance(f.default, SCALARS) else None
+    else:
+        read_json(f, prop, typ)
+    if prop.get("default", 0) is None and "default" in prop:
+        f.notes.append("default null: the widget starts empty and nothing is sent until set")
+    return f
+
+
+def read_media(f: Field, prop: dict, kind, many: bool) -> None:
+    f.media, f.kind, f.default = kind.name, MEDIA_LIST if many else MEDIA, None  # example URLs are no default
+    f.name = media_name(f.name, kind.name)
+    if many:
+        f.min_items = number(prop, "minItems", whole=True) or 0
+        f.max_items = number(prop, "maxItems", whole=True)
+        if f.max_items is not None and f.min_items > f.max_items:
+            raise ValueError(f"'minItems' {f.min_items} is above 'maxItems' {f.max_items}")
+        if f.required and f.min_items == 0:
+            f.min_items = 1
+    how = prop.get("format") or (prop.get("items") or {}).get("format") or f"the key '{f.key}'"
+    what = f"list of {kind.name}s" if many else kind.name
+    f.notes.append(f"{what} (from {how}): {f.sockets} {kind.socket_type} socket(s) + URL widget "
+                   f"'{f.url_name}'" + (f", {f.min_items}–{f.max_items if f.max_items is not None else 'any'} "
+                                        "items" if many else ""))
+
+
+def read_enum(f: Field, prop: dict) -> None:
+    choices = prop["enum"]
+    if not isinstance(choices, list) or not choices or not all(
+            isinstance(c, SCALARS) and not (isinstance(c, float) and not math.isfinite(c))
+            for c in choices):
+        raise ValueError("'enum' must be a non-empty list of texts or numbers")
+    f.kind, f.choices = COMBO, list(choices)
+    if f.default not in f.choices:
+        if f.default is not None:
+            f.notes.append(f"default {f.default!r} is not one of the choices; the widget starts "
+                           f"at {f.choices[0]!r}")
+        f.default = f.choices[0]
+    if all(isinstance(c, str) for c in choices) and any(_numeric(c) for c in choices):
+        f.notes.append("choices are numbers written as text; they are sent as text, exactly")
+
+
+def read_json(f: Field, prop: dict, typ: str) -> None:
+    f.kind = JSON
+    items = prop.get("items") if isinstance(prop.get("items"), dict) else None
+    if typ == "array" and items is not None and items.get("type") == "object":
+        f.problem = "a list of objects: give it as JSON text, e.g. " + example(items)
+    else:
+        f.problem = f"type {typ!r} has no widget; give the value as JSON text"
+    f.notes.append(f"{f.problem}; checked against its schema before paying")
+
+
+def example(items: dict) -> str:
+    props = items.get("properties") if isinstance(items.get("properties"), dict) else {}
+    sample = {k: {"string": "…", "number": 1.0, "integer": 1, "boolean": True}.get(
+        (v or {}).get("type") if isinstance(v, dict) else None, "…") for k, v in list(props.items())[:4]}
+    return json.dumps([sample], ensure_ascii=False)
+
+
+def number(prop: dict, key: str, *, whole: bool = False):
+    """A numeric schema value (numeric strings accepted, as the catalog has them), or None."""
+    value = prop.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = float(value.strip())
+        except ValueError:
+            raise ValueError(f"'{key}' must be a number, not {short(value)}") from None
+        value = int(parsed) if math.isfinite(parsed) and parsed == int(parsed) else parsed
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"'{key}' must be a number, not {short(prop.get(key))}")
+    if whole:
+        if value != int(value) or value < 0:
+            raise ValueError(f"'{key}' must be a whole number >= 0, not {short(prop.get(key))}")
+        return int(value)
+    return value
+
+
+def checked_default(value, whole: bool = False):
+    """A number default (numeric strings accepted), or None; anything else is refused."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"'default' must be a number, not {short(value)}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"'default' must be a number, not {short(value)}")
+    if whole and value != int(value):
+        raise ValueError(f"'default' of an integer must be whole, not {value}")
+    return int(value) if whole else value
+
+
+def infer_type(prop: dict) -> str:
+    """Some schemas omit "type" (VACE Fun's prompt); infer it from the default or enum."""
+    enum = prop.get("enum")
+    sample = prop.get("default", enum[0] if isinstance(enum, list) and enum else "")
+    if isinstance(sample, bool):
+        return "boolean"
+    if isinstance(sample, int):
+        return "integer"
+    if isinstance(sample, float):
+        return "float"
+    if isinstance(sample, (list, dict)):
+        return "array" if isinstance(sample, list) else "object"
+    return "string"
+
+
+def is_seed(key: str, title: str) -> bool:
+    bare = strip_node_prefix(key).lower()
+    return bare == "seed" or bare.endswith("_seed") or title.strip().lower() in ("seed", "种子", "種子")
+
+
+def is_multiline(key: str, title: str, max_length: int | None) -> bool:
+    text = f"{key} {title}".lower()
+    return any(h in text for h in MULTILINE_HINTS) or (max_length or 0) > 200
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

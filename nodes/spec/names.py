@@ -1,0 +1,47 @@
+"""Widget and socket names for schema fields: short, readable, and never clashing.
+
+Names are part of saved workflows (links to sockets are stored by name, widget values by
+position), so these rules only ever grow: a name a schema produced yesterday is the
+name it produces today.
+"""
+from __future__ import annotations
+
+import re
+
+from ..inputs.media import strip_node_prefix
+
+PLURALS = {"image": ("img", "images", "imgs"), "video": ("vid", "videos", "vids"),
+           "audio": ("audios", "sound", "sounds")}
+
+
+def widget_name(key: str, title: str) -> str:
+    """A short readable widget name: from an ASCII title, else from the wire key.
+
+    "Resolution (W:H)" → "resolution", "Number of Frames" → "number_of_frames",
+    a Chinese title → the key ("negative_prompt"), "600_prompt" → "prompt".
+    """
+    base = re.sub(r"\([^)]*\)", "", title)
+    if base.strip() and base.isascii():
+        name = re.sub(r"[^a-z0-9]+", "_", base.lower()).strip("_")
+        if name:
+            return name
+    name = re.sub(r"[^a-z0-9]+", "_", strip_node_prefix(key).lower()).strip("_")
+    return name or "value"
+
+
+def media_name(name: str, kind: str) -> str:
+    """'image_urls' → 'image', 'img_url' → 'image', 'videos' → 'video': the plain noun."""
+    name = re.sub(r"_?(urls?|uris?)$", "", name)
+    return kind if name in ("", *PLURALS.get(kind, ())) else name
+
+
+def assign_names(f, taken: set[str]) -> None:
+    """Give field ``f`` a widget name whose every input (sockets, URL widget) is still free."""
+    base, n = f.name, 1
+    while True:
+        f.name = base if n == 1 else f"{base}_{n}"
+        names = {f.name, *f.socket_names(), *([f.url_name] if f.media else [])}
+        if not names & taken:
+            taken.update(names)
+            return
+        n += 1
