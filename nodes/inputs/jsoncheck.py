@@ -89,7 +89,7 @@ def object_problem(value, schema, where, depth):
             return f"{where} has the key '{extra[0]}', which the model does not take"
     for key, sub in props.items():
         if key in value:
-            found = problem(value[key], sub, f"{where}.{key}" if where != "the value" else key, depth + 1)
+            found = problem(value[key], sub, f"{where}.{key}", depth + 1)
             if found:
                 return found
     return None

@@ -161,7 +161,7 @@ def parse_json(spec: ModelSpec, f: Field, value: Any):
         json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeEncodeError) as e:
         raise fail(spec, f, f"cannot be sent: {unsendable(e)}.") from None
-    found = json_problem(value, f.prop)
+    found = json_problem(value, f.prop, f.key)
     if found:
         raise fail(spec, f, f"does not fit the model's schema: {found}. See the tooltip for "
                             "the shape it takes.")

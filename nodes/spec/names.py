@@ -30,9 +30,13 @@ def widget_name(key: str, title: str) -> str:
 
 
 def media_name(name: str, kind: str) -> str:
-    """'image_urls' → 'image', 'img_url' → 'image', 'videos' → 'video': the plain noun."""
+    """'image_urls' → 'image', 'img_url' → 'image', 'videos' → 'video',
+    'reference_images' → 'reference_image': the plain noun, singular (sockets add _1, _2)."""
     name = re.sub(r"_?(urls?|uris?)$", "", name)
-    return kind if name in ("", *PLURALS.get(kind, ())) else name
+    plurals = PLURALS.get(kind, ())
+    if name in ("", *plurals):
+        return kind
+    return re.sub(rf"_({'|'.join(plurals)})$", f"_{kind}", name) if plurals else name
 
 
 def assign_names(f, taken: set[str]) -> None:

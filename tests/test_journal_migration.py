@@ -1,0 +1,73 @@
+"""Journals written by pack 0.1 (tests/fixtures/journal/journal-v1.sqlite3, made by that code)
+are migrated in place, and the jobs they hold are still found by the inputs that made them."""
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nodes.comfy import runner
+from nodes.comfy.factory import default_values
+from nodes.comfy.status import Reporter
+from nodes.inputs.fingerprint import legacy_fingerprint
+from nodes.inputs.prepare import prepare_media
+from nodes.inputs.request import assemble, scalar_values
+from nodes.remote.journal import Journal
+from nodes.remote.journal_schema import VERSION
+from nodes.spec.registry import build_mappings
+
+V1 = Path(__file__).parent / "fixtures" / "journal" / "journal-v1.sqlite3"
+
+
+@pytest.fixture
+def v1_journal(user_dirs):
+    path = user_dirs / "user" / "journal.sqlite3"
+    path.parent.mkdir(parents=True)
+    shutil.copy(V1, path)
+    return path
+
+
+def test_a_v1_journal_is_migrated_with_every_row(v1_journal):
+    journal = Journal(v1_journal)
+    rows = {e.fingerprint: e for e in journal.recent()}
+    assert set(rows) == {"fp-done", "fp-pending", "fp-img", "fp-unsure"}
+    done = rows["fp-done"]
+    assert done.status == "completed" and done.cost == 0.4
+    assert done.outputs == {"video": ["https://cdn.example/v1/out.mp4"]}
+    assert done.files == ["/gone/wan_out.mp4"]
+    assert rows["fp-img"].outputs == {"image": ["https://cdn.example/a.png", "https://cdn.example/b.png"]}
+    assert rows["fp-pending"].status == "running" and rows["fp-pending"].outputs == {}
+    assert rows["fp-unsure"].status == "uncertain" and rows["fp-unsure"].request_id is None
+    db = sqlite3.connect(v1_journal)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == VERSION
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "uncertain" not in tables and "jobs_v1" not in tables
+    db.close()
+    assert len(Journal(v1_journal).recent()) == 4                   # opening again changes nothing
+
+
+def test_a_job_paid_before_the_upgrade_is_resumed_not_paid_again(sim, monkeypatch, v1_journal, client):
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
+    cls = build_mappings()[0]["RunComfy_Wan26_ImageToImage"]
+    values = default_values(cls)
+    torch.manual_seed(0)
+    values["image_1"] = torch.rand(1, 64, 64, 3)
+    spec = cls.SPEC
+    body = assemble(spec, scalar_values(spec, {k: v for k, v in values.items()}),
+                    prepare_media(spec, values).urls)                # what pack 0.1 sent
+    rid = client.submit(spec.model_id, body).request_id
+    db = sqlite3.connect(v1_journal)                                 # ... and journaled (v1 rows)
+    now = time.time()
+    db.execute("INSERT INTO jobs (request_id, fingerprint, model_id, status, created_at, updated_at) "
+               "VALUES (?, ?, ?, 'running', ?, ?)", (rid, legacy_fingerprint(spec.model_id, body),
+                                                      spec.model_id, now, now))
+    db.commit()
+    db.close()
+    reporter = Reporter()
+    out = runner.execute(spec, values, reporter)
+    assert len(sim.calls("submit")) == 1                             # only the one made "before"
+    assert out["result"][2] == rid
+    assert any(t.startswith("Resuming request") for _, t in reporter.lines)
