@@ -155,3 +155,26 @@ def test_a_clashing_field_is_still_sent_under_its_wire_key(sim, monkeypatch, use
 def test_the_seed_models_load_with_no_warning(caplog):
     assert len(load_specs()) == 5
     assert not [r for r in caplog.records if "skipping" in r.getMessage()]
+
+
+def test_media_fields_are_found_by_format_first_then_key_then_title():
+    spec = parse_model({"model_id": "acme/shapes", "input_schema": {"properties": {
+        "image": {"type": "array", "format": "image_uris", "maxItems": 10},       # no items
+        "refs": {"type": "array", "items": {"type": "string", "format": "video_uri"}},
+        "image_urls": {"type": "array", "items": {"type": "string", "format": "uri"}},
+        "clip": {"type": "string", "title": "Input Video"},                       # by title
+        "voice": {"anyOf": [{"type": "string", "format": "audio_uri"}, {"type": "null"}],
+                  "title": "Voice", "default": None},                              # a union
+        "mask_url": {"type": "string", "format": "mask_uri"},                     # not ours
+        "style": {"type": "string", "title": "Video", "enum": ["a", "b"]},        # a choice
+        "count": {"type": ["integer", "null"], "minimum": 1, "maximum": 4},        # nullable
+        "tags": {"type": "array", "items": {"type": "string"}}}}})
+    by_key = {f.key: f for f in spec.fields}
+    assert (by_key["image"].media, by_key["image"].kind, by_key["image"].max_items) == ("image", "media_list", 10)
+    assert (by_key["refs"].media, by_key["refs"].kind) == ("video", "media_list")
+    assert (by_key["image_urls"].media, by_key["image_urls"].kind) == ("image", "media_list")
+    assert (by_key["clip"].media, by_key["clip"].kind) == ("video", "media")
+    assert (by_key["voice"].media, by_key["voice"].kind, by_key["voice"].name) == ("audio", "media", "voice")
+    assert by_key["mask_url"].media == "" and by_key["mask_url"].kind == "string"
+    assert by_key["style"].kind == "combo" and by_key["count"].kind == "int"
+    assert by_key["tags"].kind == "json"

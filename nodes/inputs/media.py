@@ -84,9 +84,13 @@ KINDS: tuple[MediaKind, ...] = (
 BY_NAME = {k.name: k for k in KINDS}
 
 
-def recognise(key: str, prop: dict) -> tuple[MediaKind, bool] | None:
-    """(kind, is_list) for a media field, else None.  The format decides; a key decides
-    only when the property names no format at all."""
+GENERIC_FORMATS = {None, "uri", "url", "iri", "uri-reference", "data-url", "binary"}
+
+
+def recognise(key: str, prop: dict, title: str = "") -> tuple[MediaKind, bool] | None:
+    """(kind, is_list) for a media field, else None.  The format decides; the key (then
+    the title) decides only when the property names no media format (a plain "uri" is
+    not a media format: it says nothing about the kind)."""
     fmt = prop.get("format")
     items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
     item_fmt = items.get("format")
@@ -96,15 +100,18 @@ def recognise(key: str, prop: dict) -> tuple[MediaKind, bool] | None:
             return kind, True
         if fmt in kind.one_formats:
             return kind, is_array
-    if fmt or item_fmt:
-        return None                        # a format of another kind (uri, date, …): not media
-    bare = strip_node_prefix(key).lower()
-    for kind in KINDS:
-        if is_array and bare in kind.list_keys | kind.keys:
-            return kind, True
-        if not is_array and prop.get("type") in (None, "string") and (
-                bare in kind.keys or bare.endswith(kind.key_suffixes)):
-            return kind, False
+    if fmt not in GENERIC_FORMATS or item_fmt not in GENERIC_FORMATS or "enum" in prop:
+        return None                        # a format of another kind (date, mask, …), a choice
+    if is_array and items.get("type") not in (None, "string"):
+        return None                        # a list of objects or numbers: not links
+    if not is_array and prop.get("type") not in (None, "string"):
+        return None
+    for name in (strip_node_prefix(key).lower(), re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")):
+        for kind in KINDS:
+            if is_array and name in kind.list_keys | kind.keys:
+                return kind, True
+            if not is_array and (name in kind.keys or name.endswith(kind.key_suffixes)):
+                return kind, False
     return None
 
 

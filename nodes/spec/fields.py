@@ -19,6 +19,7 @@ SCALARS = (str, int, float, bool)
 
 
 def parse_field(key: str, prop: dict, required: bool) -> Field:
+    prop = normalize(prop)
     title, description = prop.get("title", "") or "", prop.get("description", "") or ""
     if not isinstance(title, str) or not isinstance(description, str):
         raise ValueError("'title' and 'description' must be text")
@@ -35,7 +36,7 @@ def parse_field(key: str, prop: dict, required: bool) -> Field:
     f.minimum, f.maximum = number(prop, "minimum"), number(prop, "maximum")
     if f.minimum is not None and f.maximum is not None and f.minimum > f.maximum:
         raise ValueError(f"'minimum' {f.minimum} is above 'maximum' {f.maximum}")
-    media = recognise(key, prop)
+    media = recognise(key, prop, title)
     if media is not None:
         read_media(f, prop, *media)
     elif "enum" in prop:
@@ -62,6 +63,23 @@ def parse_field(key: str, prop: dict, required: bool) -> Field:
     if prop.get("default", 0) is None and "default" in prop:
         f.notes.append("default null: the widget starts empty and nothing is sent until set")
     return f
+
+
+def normalize(prop: dict) -> dict:
+    """Nullable and union forms as generated schemas write them, read as their one real type:
+    ``"type": ["string", "null"]`` and ``"anyOf": [{"type": "string", …}, {"type": "null"}]``
+    (the outer keys, such as title and default, win over the chosen alternative's)."""
+    typ = prop.get("type")
+    if isinstance(typ, list):
+        real = [t for t in typ if t != "null"]
+        return {**prop, "type": real[0] if real else "string"}
+    for union in ("anyOf", "oneOf"):
+        options = prop.get(union)
+        if "type" not in prop and isinstance(options, list):
+            real = [o for o in options if isinstance(o, dict) and o.get("type") != "null"]
+            if len(real) >= 1:
+                return {**real[0], **{k: v for k, v in prop.items() if k != union}}
+    return prop
 
 
 def read_media(f: Field, prop: dict, kind, many: bool) -> None:
