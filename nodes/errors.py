@@ -16,6 +16,10 @@ class InputError(RunComfyError):
     """A widget value or input image the model would reject.  Raised before paying."""
 
 
+class SpendLimitReached(RunComfyError):
+    """This job would take today's spend past the daily limit.  Raised before submitting."""
+
+
 class ConfigError(RunComfyError):
     """Missing or unusable setup (token, base URL)."""
 
@@ -38,12 +42,21 @@ class SubmitUncertain(RunComfyError):
 
 
 class JobFailed(RunComfyError):
-    """The job ended without a result (failed or cancelled)."""
+    """The job ended without a result (failed or cancelled).  ``cost``: what the service
+    says it charged (0.0 when it says not billed), None when it did not say."""
 
-    def __init__(self, message: str, *, request_id: str = "", status: str = ""):
+    def __init__(self, message: str, *, request_id: str = "", status: str = "",
+                 cost: float | None = None):
         super().__init__(message)
         self.request_id = request_id
         self.status = status
+        self.cost = cost
+
+
+def add_sentence(error: Exception, sentence: str) -> Exception:
+    """The same error (type and fields kept) with one more sentence for the user."""
+    error.args = (f"{error} {sentence}".strip(),) + tuple(error.args[1:])
+    return error
 
 
 class JobTimeout(RunComfyError):

@@ -35,13 +35,18 @@ def read_config() -> dict:
 
 
 def write_config(data: dict) -> None:
-    """Write the config file readable by its owner only (it may hold the token).
+    """Write the config file readable by its owner only (it may hold the token)."""
+    write_private_json(config_path(), data)
+
+
+def write_private_json(path: Path, data) -> None:
+    """Write a JSON file of the pack's user folder, readable by its owner only.
 
     The temporary file is created new (O_EXCL, a random name, mode 0600), so a file or
     symlink planted at a predictable temp path is never followed or reused; os.replace
     then swaps the name itself (a symlink at the target is replaced, not followed).
     """
-    path = config_path()
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)
@@ -127,6 +132,39 @@ def _env_number(name: str, default: float) -> float:
     except ValueError:
         return default
     return value if value > 0 and value == value and value != float("inf") else default
+
+
+LIMIT_ENV = "RUNCOMFY_DAILY_LIMIT_USD"
+
+
+def daily_limit() -> tuple[float | None, str]:
+    """(the daily spend limit in USD or None, where it is set: 'environment' or 'settings').
+    The environment wins over Settings → RunComfy; an unreadable value is an error, never
+    silently no limit."""
+    raw = os.environ.get(LIMIT_ENV, "").strip()
+    source = "environment"
+    if not raw:
+        raw, source = str(read_config().get("daily_limit_usd") or "").strip(), "settings"
+    if not raw:
+        return None, ""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and value != float("inf")):
+        where = LIMIT_ENV if source == "environment" else "Settings → RunComfy → daily limit"
+        raise ConfigError(f"{where} is {raw!r}, not an amount of US dollars (e.g. 5 or 12.50). "
+                          "Fix or clear it; nothing was sent.")
+    return value, source
+
+
+def set_daily_limit(value: float | None) -> None:
+    data = read_config()
+    if value is None:
+        data.pop("daily_limit_usd", None)
+    else:
+        data["daily_limit_usd"] = float(value)
+    write_config(data)
 
 
 def result_memory_budget() -> int:

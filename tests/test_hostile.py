@@ -27,7 +27,7 @@ from nodes.errors import DownloadError, JobFailed, ResultTooLarge, RunComfyError
 from nodes.comfy.factory import default_values
 from nodes.remote.journal import Journal
 from nodes.spec.registry import build_mappings
-from nodes.results.files import load_images
+from nodes.results.images import load_images
 from nodes.comfy.status import Reporter
 
 from conftest import FAST

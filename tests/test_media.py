@@ -201,8 +201,11 @@ def test_a_video_made_with_audio_on_has_an_audio_output_of_its_duration(quick, c
     out, _ = run(cls, client, prompt="a storm", duration=2, generate_audio=True)
     assert out["frame_count"] == 33
     assert abs(seconds_of_audio(out["audio"]) - out["frame_count"] / out["fps"]) < 0.1
-    silent, _ = run(cls, client, prompt="a storm", duration=2, generate_audio=False)
-    assert silent["audio"] is None and silent["frame_count"] == 33
+    silent, reporter = run(cls, client, prompt="a storm", duration=2, generate_audio=False)
+    assert silent["frame_count"] == 33                      # no track: silence of its length,
+    assert float(silent["audio"]["waveform"].abs().max()) == 0.0   # so Save Audio never fails
+    assert abs(seconds_of_audio(silent["audio"]) - 33 / 16) < 0.01
+    assert any("No sound in this result" in n for n in reporter.notes)
 
 
 def test_one_result_with_several_kinds_fills_every_matching_output(quick, client):
@@ -222,6 +225,16 @@ def test_video_to_video_sends_a_fitting_video_as_its_own_file(quick, client, tmp
     (body,) = quick.submitted_bodies("acme/video-to-video")
     assert payload(body["video_url"]) == ("video/mp4", file.read_bytes())
     assert out["frame_count"] == 20 and out["fps"] == 10.0
+
+
+def test_a_trimmed_video_sends_only_its_cut_and_is_a_different_job(quick, client, tmp_path):
+    from nodes.results.local_video import LocalVideo
+    cls = node(client, "acme/video-to-video")
+    file = clip(tmp_path, frames=24, fps=12)
+    whole, _ = run(cls, client, prompt="x", video=LocalVideo(file))
+    cut, _ = run(cls, client, prompt="x", video=LocalVideo(file, start_time=0.5, duration=1.0))
+    assert whole["frame_count"] == 24 and cut["frame_count"] == 12      # the cut, not the file
+    assert len(quick.calls("submit")) == 2 and whole["request_id"] != cut["request_id"]
 
 
 def test_an_image_batch_on_a_video_input_uses_the_model_fps_or_16(quick, client):

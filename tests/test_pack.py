@@ -289,9 +289,12 @@ def test_loading_the_pack_leaves_the_heavy_parts_for_the_first_run():
             f"submodule_search_locations=[{str(ROOT)!r}])\n"
             "m = importlib.util.module_from_spec(spec); sys.modules['pack-x'] = m\n"
             "spec.loader.exec_module(m)\n"
-            "print(sorted(k for k in sys.modules if k.startswith('pack-x.nodes.')))\n")
+            "print(sorted(k for k in sys.modules if k.startswith('pack-x.nodes.')))\n"
+            "print('heavy libraries:', [m for m in ('torch', 'av', 'PIL') if m in sys.modules])\n")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout
     assert "pack-x.nodes.spec.registry" in loaded
-    for heavy in ("comfy.runner", "results.decode", "inputs.images", "results.files"):
+    assert "heavy libraries: []" in loaded
+    for heavy in ("comfy.runner", "results.decode", "inputs.images", "results.images",
+                  "inputs.video", "results.audio"):
         assert f"pack-x.nodes.{heavy}'" not in loaded, heavy

@@ -1,5 +1,9 @@
-// RunComfy: the API token entry in ComfyUI's Settings (Settings → RunComfy → API token).
+// RunComfy: the API token and daily spend limit in ComfyUI's Settings (Settings → RunComfy),
+// a price badge on every model node ("≈ $0.40", updated as its widgets change) and a
+// "RunComfy" sidebar tab listing recent jobs (status, age, cost, request id; cancel, copy,
+// load into workflow, open the result). The badge, tab and limit are in runcomfy_panel.js.
 //
+// API token:
 // The token never becomes a ComfyUI setting value: the entry is a custom-rendered
 // setting (type = render function) whose value is never set, so nothing reaches
 // comfy.settings.json. Its controls talk to the pack's route /api/runcomfy/token, which
@@ -101,8 +105,12 @@ async function promptForToken() {
   await change(value.trim() ? "POST" : "DELETE", value.trim());
 }
 
+import { dailyLimitSetting, setupPanel, watchPrice } from "./runcomfy_panel.js";
+
 app.registerExtension({
   name: "RunComfy.ModelAPI",
+  async setup() { setupPanel(app); },
+  nodeCreated(node) { watchPrice(node); },
   settings: [
     {
       id: "RunComfy.APIToken",
@@ -113,6 +121,7 @@ app.registerExtension({
       type: renderTokenEntry,
       defaultValue: "",
     },
+    dailyLimitSetting(),
   ],
   commands: [
     { id: "RunComfy.SetApiToken", label: "RunComfy: Set API token…", icon: "pi pi-key", function: promptForToken },

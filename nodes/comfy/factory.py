@@ -162,7 +162,11 @@ def default_values(node_class) -> dict:
 
 
 def make_node_class(spec: ModelSpec) -> type:
-    """Build the V1 node class for one model."""
+    """Build the V1 node class for one model.
+
+    No ``API_NODE`` flag: ComfyUI's frontend would draw its own price badge in Comfy credits
+    (empty, for a node without its ``price_badge``); the pack's web extension draws the
+    RunComfy estimate in US dollars instead."""
 
     async def run(self, **values):   # no named parameters: no schema field can clash with one
         from .runner import run_node  # late import: the heavy parts load on first use
@@ -177,7 +181,6 @@ def make_node_class(spec: ModelSpec) -> type:
         "FUNCTION": "run",
         "CATEGORY": f"{CATEGORY_ROOT}/{spec.category}",
         "DESCRIPTION": f"{desc} Model: {spec.model_id}. Each run is a paid RunComfy job.",
-        "API_NODE": True,
         "SPEC": spec,
         "run": run,
     })

@@ -122,7 +122,8 @@ def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> 
     from ..inputs.fingerprint import fingerprint, legacy_fingerprint, tensor_digest
     from ..inputs.request import encode_body
     from .runner import finish
-    from ..remote.service import Prepared, Ticket
+    from ..remote.service import JobService, Prepared, Ticket
+    from ..spec.estimate import estimate
     from .status import Reporter
     model_id = check_model_id(values.get("model_id"))
     output = str(values.get("output") or "video")
@@ -141,7 +142,9 @@ def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> 
         body = build_body(spec, values, notes)
         return Prepared(encode_body(body, TITLE), legacy_fingerprint(model_id, body), notes)
 
-    ticket = Ticket(model_id, spec.display_name, fingerprint(model_id, arguments, media, {}), prepare)
+    service = service or JobService.shared()
+    ticket = Ticket(model_id, spec.display_name, fingerprint(model_id, arguments, media, {}), prepare,
+                    estimate(spec, arguments, service.prices().get(spec)))
     options = {k: values.get(k, d) for k, d in FRAME_DEFAULTS.items()}
     return finish(spec, ticket, options, reporter, client=client, service=service, **kw)
 
@@ -161,7 +164,6 @@ class RunComfyModel:
     DESCRIPTION = ("Runs any RunComfy model by its id, for models without a node of their own: "
                    "give the request body as JSON in 'arguments', connect up to three images. "
                    "Each run is a paid RunComfy job; RunComfy checks the body before charging.")
-    API_NODE = True
 
     async def run(self, **values):
         from .status import Reporter

@@ -23,6 +23,11 @@ def _folder_paths():
         return None
 
 
+def in_comfyui() -> bool:
+    """True when the pack runs inside ComfyUI (its server exists)."""
+    return _prompt_server() is not None
+
+
 def user_dir() -> Path:
     """Where the pack keeps user data (config, journal, user models): <ComfyUI user>/runcomfy."""
     env = os.environ.get("RUNCOMFY_USER_DIR")
@@ -127,8 +132,8 @@ def add_routes(register) -> bool:
         register(routes)
         return True
     except Exception:
-        log.warning("RunComfy: could not add the Settings token route; set RUNCOMFY_API_TOKEN "
-                    "instead.", exc_info=True)
+        log.warning("RunComfy: could not add the pack's HTTP routes (Settings token, jobs "
+                    "panel); set RUNCOMFY_API_TOKEN instead.", exc_info=True)
         return False
 
 

@@ -21,10 +21,12 @@ from ..inputs.prepare import media_identity, prepare_media
 from ..inputs.request import assemble, encode_body, scalar_values
 from ..remote.client import safe_id
 from ..remote.journal import Entry
-from ..remote.service import JobService, Prepared, Ticket
+from ..errors import add_sentence
+from ..remote.service import JobService, Prepared, Ticket, billed_sentence
 from ..results import outputs
 from ..results.audio import AudioDecodeError
 from ..results.decode import DecodeError
+from ..spec.estimate import estimate
 from ..spec.options import identity, split
 from ..spec.schema import ModelSpec
 from .status import Reporter
@@ -51,8 +53,10 @@ def execute(spec: ModelSpec, values: dict, reporter: Reporter, *, client=None,
         return Prepared(encode_body(body, spec.display_name),
                         legacy_fingerprint(spec.model_id, body), prepared.notes)
 
+    service = service or JobService.shared()
     ticket = Ticket(spec.model_id, spec.display_name,
-                    fingerprint(spec.model_id, scalars, media, identity(spec, options)), prepare)
+                    fingerprint(spec.model_id, scalars, media, identity(spec, options)), prepare,
+                    estimate(spec, scalars, service.prices().get(spec)))
     return finish(spec, ticket, options, reporter, client=client, service=service,
                   should_cancel=should_cancel)
 
@@ -65,12 +69,15 @@ def finish(spec: ModelSpec, ticket: Ticket, options: dict, reporter: Reporter, *
     got = service.run(ticket, reporter, client=client, should_cancel=should_cancel)
     try:
         outputs = build_outputs(spec, got.entry, got.files, options, reporter)
-    except (DecodeError, AudioDecodeError):
+    except (DecodeError, AudioDecodeError) as e:
         # Keep the damaged file for the user to inspect, but forget it: the next run
         # downloads the result again (the job is paid for; its URL is in the journal).
         service.forget_files(got.entry.request_id)
-        raise
+        raise add_sentence(e, billed_sentence(got.entry) + " Running the node again downloads "
+                           "it again without paying.") from None
     cost = f" · ${got.entry.cost:.2f}" if got.entry.cost is not None else ""
+    if got.entry.cost is None and got.entry.estimate is not None:
+        cost = f" · ≈ ${got.entry.estimate:.2f} (RunComfy did not report the cost)"
     if got.reused:
         cost = " · reused, no new charge"
     reporter.done(f"Done in {time.monotonic() - started:.0f} s{cost} · {safe_id(got.entry.request_id)}")

@@ -52,7 +52,7 @@ class Reporter:
     def event(self, e: Event) -> None:
         rid = f" · {e.request_id[:8]}" if e.request_id else ""
         if e.stage == "submitting":
-            self.say("submitting", "Submitting to RunComfy…")
+            self.say("submitting", "Submitting to RunComfy…" + (f" {e.message}" if e.message else ""))
         elif e.stage == "submitted":
             self.say("submitted", f"Submitted{rid}")
         elif e.stage == "queued":

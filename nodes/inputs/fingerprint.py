@@ -45,9 +45,9 @@ def video_digest(value) -> str:
     """A VIDEO by its file's bytes (or its frames and sound); an IMAGE batch by its pixels."""
     if isinstance(value, torch.Tensor):
         return tensor_digest(value)
-    from .video import stream_source
+    from .video import stream_source, trim_window
     source = stream_source(value)
-    h = hashlib.sha256(b"video|")
+    h = hashlib.sha256(f"video|trim={trim_window(value)}|".encode())
     if source is None:
         c = value.get_components()
         h.update(tensor_digest(c.images).encode())

@@ -92,7 +92,7 @@ def frames_to_mp4(frames: torch.Tensor, fps: float, *, size=None, crf: int = CRF
 
 # -- a VIDEO -------------------------------------------------------------------------------
 def encode_video_input(ctx, name: str, video) -> str:
-    source = stream_source(video)
+    source = trimmed_source(video) if trim_window(video) != (0.0, 0.0) else stream_source(video)
     if source is None:                       # built from components (no file): encode them
         images, audio, rate = components(ctx, name, video)
         return encode_frames_item(ctx, name, images, float(rate) or None, audio)
@@ -124,6 +124,28 @@ def stream_source(video):
     except Exception:   # noqa: BLE001 - e.g. a VideoFromComponents: encode its components
         return None
     return source if isinstance(source, (str, Path, io.BytesIO)) else None
+
+
+def trim_window(video) -> tuple[float, float]:
+    """(start, duration) a VIDEO is cut to (core Video Slice); (0, 0) when it is whole."""
+    get = getattr(video, "get_active_trim_window", None)
+    try:
+        start, length = get() if get is not None else (0.0, 0.0)
+        return float(start or 0.0), float(length or 0.0)
+    except Exception:  # noqa: BLE001 - a VideoInput without trimming
+        return 0.0, 0.0
+
+
+def trimmed_source(video):
+    """The cut part of a trimmed VIDEO as a file in memory (ComfyUI cuts it as it saves);
+    None when it cannot save itself (then its components are encoded)."""
+    buf = io.BytesIO()
+    try:
+        video.save_to(buf)
+    except Exception:  # noqa: BLE001 - fall back to the components
+        return None
+    buf.seek(0)
+    return buf
 
 
 def read_bytes(source) -> bytes:
@@ -161,8 +183,9 @@ def probe(source, ctx, name) -> Probe:
             source.seek(0)
 
 
-def transcode(source, size, crf: int) -> bytes:
-    """Decode the source frame by frame, scale, encode as H.264 MP4 (sound kept as AAC)."""
+def transcode(source, size, crf: int, window=None) -> bytes:
+    """Decode the source frame by frame, scale, encode as H.264 MP4 (sound kept as AAC).
+    ``window`` (start, length) in seconds keeps only the frames inside it (and no sound)."""
     buf = io.BytesIO()
     with av.open(source if not isinstance(source, Path) else str(source)) as src, \
             av.open(buf, "w", format="mp4") as out:
@@ -170,11 +193,15 @@ def transcode(source, size, crf: int) -> bytes:
         fps = float(vin.average_rate or 16)
         stream = video_stream(out, fps, *even(size), crf)
         for frame in src.decode(vin):
+            if window is not None:
+                t = float(frame.pts * vin.time_base) if frame.pts is not None else 0.0
+                if t < window[0] - 1e-6 or t >= window[0] + window[1] - 1e-6:
+                    continue
             frame = frame.reformat(stream.width, stream.height, "yuv420p")
             frame.pts = None
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
-        if src.streams.audio:
+        if src.streams.audio and window is None:
             from ..results.audio import decode_audio_stream
             if isinstance(source, io.BytesIO):
                 source.seek(0)

@@ -8,6 +8,7 @@ and its outputs arrive in the same call.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -87,8 +88,8 @@ class JobRunner:
         self.run_timeout_s = run_timeout_s
         self.clock, self.sleep, self.interval = clock, sleep, interval
 
-    def submit(self, model_id: str, body: dict) -> str:
-        self.on_event(Event("submitting"))
+    def submit(self, model_id: str, body, note: str = "") -> str:
+        self.on_event(Event("submitting", message=note))
         sub = self.client.submit(model_id, body)
         self.on_event(Event("submitted", sub.request_id))
         return sub.request_id
@@ -114,11 +115,13 @@ class JobRunner:
                     return result
                 empty_polls += 1
             elif state == FAILED:
-                raise JobFailed(f"RunComfy job {request_id} failed: {error_text(data)}",
-                                request_id=request_id, status=state)
+                cost, billed = billing(data, run_start is not None)
+                raise JobFailed(f"{failure_text(data, request_id)} {billed}", request_id=request_id,
+                                status=state, cost=cost)
             elif state == CANCELLED:
-                raise JobFailed(f"RunComfy job {request_id} was cancelled on the service; "
-                                "nothing to fetch.", request_id=request_id, status=state)
+                cost, billed = billing(data, run_start is not None)
+                raise JobFailed(f"RunComfy job {request_id} was cancelled on the service; nothing "
+                                f"to fetch. {billed}", request_id=request_id, status=state, cost=cost)
             elif state == QUEUED:
                 pos = data.get("queue_position")
                 ev.position = pos if isinstance(pos, int) and not isinstance(pos, bool) else None
@@ -139,8 +142,9 @@ class JobRunner:
             if running_for is not None and running_for > self.run_timeout_s:
                 raise JobTimeout(f"RunComfy job {request_id} has been running for "
                                  f"{duration(running_for)}, over the {duration(self.run_timeout_s)} "
-                                 "limit (RUNCOMFY_TIMEOUT_MIN). It may still finish: run the node "
-                                 "again later (or use RunComfy Load Result) to fetch it.")
+                                 "limit (RUNCOMFY_TIMEOUT_MIN). It may still finish, and RunComfy "
+                                 "bills it if it does: run the node again later (or use RunComfy "
+                                 "Load Result) to fetch it without paying again.")
             self.on_event(ev)
             self._pause(self.interval(running_for), ev, start, request_id, cancel_on_interrupt)
 
@@ -191,3 +195,37 @@ class JobRunner:
         cost = data.get("cost")
         ok = isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost)
         return JobResult(request_id, outputs, float(cost) if ok else None)
+
+
+MODERATION = re.compile(r"moderat|safety|nsfw|unsafe|content[ _-]?policy|flagged", re.I)
+VALIDATION = re.compile(r"validat|invalid|unsupported|too (large|long|small|short)|must be", re.I)
+
+
+def failure_text(data: dict, request_id: str) -> str:
+    """Which kind of failure, in the service's words: a content-moderation or validation
+    rejection (the inputs), or a fault of the model or service."""
+    err = data.get("error") if isinstance(data.get("error"), dict) else {}
+    code = str(err.get("code") or data.get("error_code") or "")
+    said = error_text(data)
+    if MODERATION.search(code) or MODERATION.search(said):
+        return (f"RunComfy's content moderation rejected job {request_id}: \"{said}\" Change the "
+                "prompt or the inputs; running the same inputs again would be rejected again.")
+    if VALIDATION.search(code) or "validation" in code.lower():
+        return f"RunComfy rejected the inputs of job {request_id}: \"{said}\" Fix them, then queue again."
+    return (f"RunComfy job {request_id} failed (a fault of the model or the service, not of your "
+            f"inputs): \"{said}\" Queue again to retry.")
+
+
+def billing(data: dict, ran: bool) -> tuple[float | None, str]:
+    """(cost as the service states it, the sentence saying whether the job was billed)."""
+    billed, cost = data.get("billed"), data.get("cost")
+    cost = float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) \
+        and math.isfinite(cost) else None
+    if billed is False or cost == 0:
+        return 0.0, "Not billed."
+    if billed is True or (cost or 0) > 0:
+        return cost, f"RunComfy billed it{f' (${cost:.2f})' if cost else ''}: it ran before failing."
+    if not ran:
+        return None, "It failed before it ran, so it should not be billed (RunComfy did not say)."
+    return None, ("RunComfy did not say whether it was billed; it ran, so check your usage on "
+                  "runcomfy.com.")

@@ -36,6 +36,7 @@ log = logging.getLogger("runcomfy")
 SUBMITTING, UNCERTAIN, UNCERTAIN_TOLD, REJECTED = "submitting", "uncertain", "uncertain_told", "rejected"
 PENDING = ("submitted", "queued", "running", "not_cancellable")
 LIVE = (SUBMITTING, UNCERTAIN, *PENDING, "completed")   # worth finding again by fingerprint
+MAY_BILL = (SUBMITTING, UNCERTAIN, UNCERTAIN_TOLD, *PENDING, "completed")
 BUSY_TIMEOUT_S = 10.0
 COLUMNS = ("id, request_id, fingerprint, model_id, status, created_at, updated_at, owner, "
            "claim_until, outputs, files, cost, estimate, error")
@@ -193,21 +194,41 @@ class Journal:
 
     # -- claims: the intent, before the submit ---------------------------------------------
     def claim(self, fps: list[str], model_id: str, owner: str, until: float,
-              estimate: float | None = None) -> tuple[Entry, bool]:
+              estimate: float | None = None, limit=None) -> tuple[Entry, bool]:
         """Atomically: the live entry for these inputs, or a new ``submitting`` row of ours.
 
         ``fps`` are the fingerprints that mean "these inputs" (the first is written on a new
-        row; the others find rows written by earlier versions).  Returns (entry, mine).
+        row; the others find rows written by earlier versions).  ``limit(spent, running)``
+        is called inside the same transaction before a new row is written, so processes
+        sharing the journal cannot pass a daily limit together; it raises to refuse.
+        Returns (entry, mine).
         """
         now = time.time()
         with self._tx("record the job in") as db:
             row = self._live(db, fps)
             if row is not None:
                 return Entry.from_row(row), False
+            if limit is not None:
+                limit(*self._spend(db, day_start(now)))
             cur = db.execute("INSERT INTO jobs (fingerprint, model_id, status, created_at, updated_at, "
                              "owner, claim_until, estimate) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                              (fps[0], model_id, SUBMITTING, now, now, owner, until, estimate))
             return self._by_id(db, cur.lastrowid), True
+
+    def spend_today(self) -> tuple[float, float]:
+        """(actual costs, estimates of jobs not yet priced) of jobs created today (local day)."""
+        with self._tx("read", immediate=False) as db:
+            return self._spend(db, day_start(time.time()))
+
+    @staticmethod
+    def _spend(db, since: float) -> tuple[float, float]:
+        """Costs the service reported, plus the estimates of jobs that may still bill:
+        running, unconfirmed, or completed without a reported cost."""
+        maybe = ",".join("?" * len(MAY_BILL))
+        row = db.execute(f"SELECT COALESCE(SUM(cost), 0), COALESCE(SUM(CASE WHEN cost IS NULL AND "
+                         f"status IN ({maybe}) THEN COALESCE(estimate, 0) ELSE 0 END), 0) FROM jobs "
+                         "WHERE created_at >= ?", (*MAY_BILL, since)).fetchone()
+        return float(row[0]), float(row[1])
 
     def find(self, fps: list[str]) -> Entry | None:
         """The newest live entry (claimed, uncertain, pending or completed) for these inputs."""
@@ -265,9 +286,10 @@ class Journal:
                        "created_at, updated_at) VALUES (?, ?, ?, 'submitted', ?, ?)",
                        (request_id, "loaded:" + request_id, model_id, now, now))
 
-    def set_status(self, request_id: str, status: str, error: str = "") -> None:
-        self._write("UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE request_id = ?",
-                    (status, error, time.time(), request_id))
+    def set_status(self, request_id: str, status: str, error: str = "", cost=None) -> None:
+        """A job's state (and, when the service said what it charged, its cost)."""
+        self._write("UPDATE jobs SET status = ?, error = ?, cost = COALESCE(?, cost), updated_at = ? "
+                    "WHERE request_id = ?", (status, error, cost, time.time(), request_id))
 
     def record_outputs(self, request_id: str, outputs: dict, cost) -> None:
         self._write("UPDATE jobs SET status = 'completed', outputs = ?, cost = ?, updated_at = ? "
@@ -316,6 +338,12 @@ class Journal:
     @staticmethod
     def _by_id(db, entry_id: int) -> Entry:
         return Entry.from_row(db.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (entry_id,)).fetchone())
+
+
+def day_start(now: float) -> float:
+    """Midnight of the local calendar day of ``now``."""
+    t = time.localtime(now)
+    return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
 
 
 def is_corrupt(e: sqlite3.DatabaseError) -> bool:

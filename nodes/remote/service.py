@@ -30,7 +30,8 @@ from typing import Callable
 
 from ..comfy import host
 from .client import safe_id
-from ..errors import ApiError, JobFailed, RunComfyError, SubmitUncertain, clip
+from ..errors import (ApiError, DownloadError, JobFailed, RunComfyError, SpendLimitReached,
+                      SubmitUncertain, add_sentence, clip)
 from .job import Event, JobCancelled, JobRunner
 from .journal import PENDING, SUBMITTING, UNCERTAIN, Entry, Journal, JournalError
 from .process import pid_alive
@@ -59,11 +60,13 @@ class Prepared:
 
 @dataclass
 class Ticket:
-    """One job to obtain: its model, the fingerprint of its inputs, and how to encode them."""
+    """One job to obtain: its model, the fingerprint of its inputs, how to encode them, and
+    what it is expected to cost (spec/estimate.py; None or unknown: not estimable)."""
     model_id: str
     display_name: str
     fingerprint: str
     prepare: Callable[[], Prepared]
+    estimate: object = None
 
 
 @dataclass
@@ -106,6 +109,7 @@ class JobService:
         self.host = socket.gethostname()
         self.owner = owner or f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._journals: dict[Path, Journal] = {}
+        self._price_books: dict[Path, object] = {}
         self._swept: set[Path] = set()
         self._guard = threading.Lock()
         self._locks = KeyedLocks()
@@ -117,6 +121,15 @@ class JobService:
             if cls._shared is None:
                 cls._shared = cls()
             return cls._shared
+
+    def prices(self):
+        """The price book (catalog prices cached in the user folder) of the current user folder."""
+        from ..spec.prices import PriceBook
+        path = host.user_dir() / "prices.json"
+        with self._guard:
+            if path not in self._price_books:
+                self._price_books[path] = PriceBook(path)
+            return self._price_books[path]
 
     def journal(self) -> Journal:
         """The journal of the current user folder, opened (created, migrated) once."""
@@ -151,7 +164,9 @@ class JobService:
                 continue
             if entry is None:
                 client = clients()                  # a missing or bad token stops here, unpaid
-                entry, mine = journal.claim(fps, ticket.model_id, self.owner, time.time() + CLAIM_S)
+                est = ticket.estimate
+                entry, mine = journal.claim(fps, ticket.model_id, self.owner, time.time() + CLAIM_S,
+                                            getattr(est, "usd", None), spend_check(est))
                 if mine:
                     return self._submit(ticket, entry, prepared.payload, journal, client, reporter)
             found = self._existing(entry, journal, reporter)
@@ -206,13 +221,16 @@ class JobService:
     def _submit(self, ticket: Ticket, entry: Entry, payload: bytes, journal: Journal, client,
                 reporter) -> Entry:
         runner = JobRunner(client, on_event=reporter.event)
+        est = ticket.estimate
         try:
-            rid = runner.submit(ticket.model_id, payload)
+            rid = runner.submit(ticket.model_id, payload, getattr(est, "text", "") if est else "")
         except SubmitUncertain as e:
             _quietly(journal.mark_uncertain, entry.id, clip(str(e).split(";")[0], 200))
             raise
         except RunComfyError as e:                 # refused or never sent: nothing was paid
             _quietly(journal.release, entry.id, clip(str(e), 500))
+            if "charged" not in str(e) and "nothing was sent" not in str(e):
+                add_sentence(e, "Not billed: RunComfy did not create the job.")
             raise
         except BaseException as e:                 # interrupted mid-submit: outcome unknown
             _quietly(journal.mark_uncertain, entry.id, f"The submit was interrupted ({type(e).__name__})")
@@ -242,7 +260,7 @@ class JobService:
                     self.keep_in_background(client, rid)
             host.raise_interrupt()
         except JobFailed as e:
-            _quietly(journal.set_status, rid, e.status or "failed", clip(str(e), 500))
+            _quietly(journal.set_status, rid, e.status or "failed", clip(str(e), 500), e.cost)
             raise
         except ApiError as e:
             if e.code != 404001:
@@ -285,6 +303,9 @@ class JobService:
             try:
                 files = fetch_all(clients(), current.urls, current.model_id, rid,
                                   progress=self._renewing(journal, rid, reporter))
+            except DownloadError as e:
+                _quietly(journal.end_fetch, rid, self.owner)
+                raise add_sentence(e, billed_sentence(current)) from None
             except BaseException:
                 _quietly(journal.end_fetch, rid, self.owner)
                 raise
@@ -343,6 +364,36 @@ class JobService:
             if time.monotonic() > end:
                 return False
             threads[0].join(max(0.0, end - time.monotonic()))
+
+
+def billed_sentence(entry: Entry) -> str:
+    """What a failure after the job completed means for money."""
+    cost = f" (${entry.cost:.2f})" if entry.cost else ""
+    return f"The job itself completed on RunComfy and is billed{cost}."
+
+
+def spend_check(est):
+    """The daily limit check the journal runs inside the claim (None: no limit is set)."""
+    from ..settings import LIMIT_ENV, daily_limit
+    limit, source = daily_limit()
+    if limit is None:
+        return None
+    where = LIMIT_ENV if source == "environment" else "Settings → RunComfy → daily limit"
+
+    def check(spent: float, running: float) -> None:
+        if est is None or getattr(est, "usd", None) is None:
+            why = getattr(est, "detail", "") or "no price is known for it"
+            raise SpendLimitReached(
+                f"A daily spend limit of ${limit:.2f} is set ({where}), and this job's price cannot "
+                f"be estimated ({why}), so it was not submitted and nothing was paid. Clear the "
+                "limit to run it.")
+        if spent + running + est.usd > limit + 1e-9:
+            raise SpendLimitReached(
+                f"Today's RunComfy spend is ${spent + running:.2f} (${spent:.2f} charged, "
+                f"${running:.2f} for jobs not yet priced) and this job is ≈ ${est.usd:.2f}, which "
+                f"would pass the daily limit of ${limit:.2f} ({where}). Nothing was submitted. Raise "
+                "the limit, or wait for tomorrow (your computer's calendar day).")
+    return check
 
 
 class LazyClient:

@@ -1,4 +1,4 @@
-"""Result files: where they are saved, fetching them, and turning them into node outputs."""
+"""Result files: where they are saved (names that never collide), fetching them, previews."""
 from __future__ import annotations
 
 import glob
@@ -7,18 +7,11 @@ import os
 import re
 import socket
 import time
-import warnings
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-
 from ..comfy import host
-from ..errors import ResultTooLarge, RunComfyError, clip
 from ..remote.client import safe_id
 from ..remote.process import pid_alive
-from ..settings import max_image_pixels, result_memory_budget
 
 
 def output_folder() -> Path:
@@ -86,60 +79,6 @@ def free_path(path: Path) -> Path:
         candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
         n += 1
     return candidate
-
-
-def load_images(paths: list[Path], notes: list[str]) -> torch.Tensor:
-    """PNG/JPEG/WebP files → one IMAGE batch [N, H, W, 3].
-
-    A batch needs one size: images of another size than the first are resized to it
-    (stretching), and a note says which ones and from what size.  Each image's pixel count
-    and the batch's memory are checked against their caps before any pixel is decoded.
-    """
-    first = None
-    frames = []
-    cap, budget = max_image_pixels(), result_memory_budget()
-    for i, path in enumerate(paths):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                img_file = Image.open(path)
-        except Image.DecompressionBombError:
-            raise too_many_pixels(path, None, cap) from None
-        except OSError as e:
-            raise RunComfyError(f"The result image {path} could not be read ({clip(e)}). "
-                                "The file is kept; open it to check.") from None
-        with img_file:
-            w, h = img_file.size
-            if w * h > cap:
-                raise too_many_pixels(path, (w, h), cap)
-            size = first or (w, h)
-            if len(paths) * size[0] * size[1] * 12 > budget:
-                raise ResultTooLarge(f"The {len(paths)} result images of {size[0]}x{size[1]} would "
-                                     f"take {len(paths) * size[0] * size[1] * 12 / 2**30:.1f} GiB as "
-                                     f"an IMAGE batch, over the {budget / 2**30:.1f} GiB budget "
-                                     "(RUNCOMFY_MAX_RESULT_GB). The files are saved in the output "
-                                     "folder.")
-            try:
-                img = img_file.convert("RGB")
-            except OSError as e:
-                raise RunComfyError(f"The result image {path} could not be read ({clip(e)}). "
-                                    "The file is kept; open it to check.") from None
-            if first is None:
-                first = img.size
-            elif img.size != first:
-                notes.append(f"image {i + 1} was {img.size[0]}x{img.size[1]}; resized to "
-                             f"{first[0]}x{first[1]} to share a batch with image 1")
-                img = img.resize(first, Image.Resampling.LANCZOS)
-            frames.append(torch.from_numpy(np.asarray(img).copy()))
-    batch = torch.stack(frames).to(torch.float32)
-    return batch.div_(255.0)
-
-
-def too_many_pixels(path, size, cap: int) -> ResultTooLarge:
-    what = f"{size[0]}x{size[1]} ({size[0] * size[1] / 1e6:.0f} MP)" if size else "far too many pixels"
-    return ResultTooLarge(f"The result image {path} has {what}, over the {cap / 1e6:.0f} MP "
-                          "allowed for one image (RUNCOMFY_MAX_IMAGE_MP). The file is kept; "
-                          "open it with another program.")
 
 
 def preview(paths: list[Path], animated: bool, audio: list[Path] = ()) -> dict:

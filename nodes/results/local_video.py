@@ -22,11 +22,18 @@ class Components:
 
 
 class LocalVideo:
-    def __init__(self, path):
+    """A video file, optionally cut to ``start_time`` / ``duration`` seconds (0: to the end),
+    as ComfyUI's VideoFromFile is by core Video Slice."""
+
+    def __init__(self, path, *, start_time: float = 0.0, duration: float = 0.0):
         self.path = Path(path)
+        self.start_time, self.duration = float(start_time), float(duration)
 
     def __repr__(self):
         return f"LocalVideo({str(self.path)!r})"
+
+    def get_active_trim_window(self) -> tuple[float, float]:
+        return self.start_time, self.duration
 
     def get_stream_source(self) -> str:
         return str(self.path)
@@ -51,4 +58,17 @@ class LocalVideo:
         return Components(clip.frames, decode_audio(self.path), Fraction(clip.source_fps).limit_denominator(1001))
 
     def save_to(self, path, **_ignored) -> None:
-        shutil.copyfile(self.path, path)
+        """The file, or its cut part re-encoded as H.264 MP4 (into a path or a BytesIO)."""
+        if (self.start_time, self.duration) == (0.0, 0.0):
+            if hasattr(path, "write"):
+                path.write(self.path.read_bytes())
+            else:
+                shutil.copyfile(self.path, path)
+            return
+        from ..inputs.video import transcode
+        data = transcode(self.path, self.get_dimensions(), 20,
+                         window=(self.start_time, self.duration or float("inf")))
+        if hasattr(path, "write"):
+            path.write(data)
+        else:
+            Path(path).write_bytes(data)

@@ -40,8 +40,9 @@ OUTPUTS = {o.name: o for o in (
     Output("images", "IMAGE", lambda r: r.images if r.images is not None else r.frames,
            "The result images as one batch."),
     Output("image_urls", "STRING", _urls, "Every result link, one per line."),
-    Output("audio", "AUDIO", lambda r: r.sound,
-           "The result's sound: the video's track, or the audio file (empty when there is none)."),
+    Output("audio", "AUDIO", lambda r: r.sound if r.sound is not None else r.silence,
+           "The result's sound: the video's track, or the audio file; silence of the video's "
+           "length when the result has no sound (so Save Audio never stops the workflow)."),
     Output("audio_url", "STRING", _urls, "Every result link, one per line."),
     Output("request_id", "STRING", lambda r: r.entry.request_id, "The RunComfy request id."),
 )}
@@ -90,7 +91,7 @@ class Loaded:
     def images(self):
         if not self.files["image"]:
             return None
-        from .files import load_images
+        from .images import load_images
         notes: list[str] = []
         batch = load_images(self.files["image"], notes)
         for n in notes:
@@ -112,6 +113,15 @@ class Loaded:
         return host.video_from_file(videos[0]) if videos else None
 
     @cached_property
+    def silence(self):
+        """For a result with a video but no sound: silence of the video's full length."""
+        clip = self.clip
+        if clip is None or not clip.source_fps:
+            return None
+        self.reporter.note("No sound in this result: 'audio' is silence of the video's length")
+        return silence(clip.source_frames / clip.source_fps)
+
+    @cached_property
     def sound(self):
         from .audio import decode_audio, duration_of
         for path in self.files["video"][:1] + self.files["audio"][:1]:
@@ -123,12 +133,21 @@ class Loaded:
         return None
 
 
+SILENCE_RATE = 44100
+
+
+def silence(seconds: float) -> dict:
+    import torch
+    return {"waveform": torch.zeros(1, 1, max(1, int(round(seconds * SILENCE_RATE)))),
+            "sample_rate": SILENCE_RATE}
+
+
 def build(kind: str, entry, files, options: dict, reporter) -> dict:
     """The node's outputs for a result: ``{"ui": previews, "result": tuple in RETURN_NAMES order}``."""
     from .files import preview
     loaded = Loaded(entry, files, options, reporter)
     values = {name: OUTPUTS[name].fill(loaded) for name in RETURN_SPECS[kind]}
-    missing = [n for n, v in values.items() if v is None and OUTPUTS[n].type != "AUDIO"]
+    missing = [n for n, v in values.items() if v is None]
     if missing:
         has = ", ".join(k for k, v in loaded.files.items() if v) or "nothing"
         reporter.note(f"This result has {has}: output(s) {', '.join(missing)} are empty")

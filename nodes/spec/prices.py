@@ -1,0 +1,144 @@
+"""Model prices: the catalog's ``base_price_usd`` and ``price_unit`` for every model node.
+
+Where a price comes from, best first:
+  1. the price cache ``<user>/runcomfy/prices.json``, refreshed from ``GET /v1/models/{id}``
+     in a background thread at start (never delaying ComfyUI) and kept with the time it
+     was fetched: offline, the last known price is used and its age is said;
+  2. the model file's own ``base_price_usd`` / ``price_unit`` (``catalog add`` stores them);
+  3. unknown.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import RunComfyError
+
+log = logging.getLogger("runcomfy")
+STALE_S = 24 * 3600          # a cached price older than this is labelled with its age
+
+
+@dataclass
+class Price:
+    rate: float | None = None       # USD per unit
+    unit: str = ""                  # as the catalog says: second, image, output, request, ...
+    note: str = ""
+    source: str = ""                # "catalog", "model file", or "" (unknown)
+    fetched_at: float | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.rate is not None
+
+    def age_text(self, now: float | None = None) -> str:
+        """'' for a fresh price, else 'price from 3 days ago'."""
+        if self.fetched_at is None or self.source != "catalog":
+            return ""
+        age = (now or time.time()) - self.fetched_at
+        if age < STALE_S:
+            return ""
+        days = age / 86400
+        return f"price from {days:.0f} day{'s' if days >= 1.5 else ''} ago"
+
+    def label(self) -> str:
+        if not self.known:
+            return "price unknown"
+        unit = self.unit.replace("per_", "") or "request"
+        age = self.age_text()
+        return f"${self.rate:g} per {unit} ({self.source}{', ' + age if age else ''})"
+
+
+def price_from(doc: dict, source: str, fetched_at: float | None = None) -> Price:
+    rate = doc.get("base_price_usd")
+    if isinstance(rate, str):
+        try:
+            rate = float(rate)
+        except ValueError:
+            rate = None
+    ok = isinstance(rate, (int, float)) and not isinstance(rate, bool) and math.isfinite(rate) and rate >= 0
+    return Price(float(rate) if ok else None, str(doc.get("price_unit") or ""),
+                 str(doc.get("pricing_note") or ""), source if ok else "", fetched_at)
+
+
+class PriceBook:
+    """The price cache of one user folder, and the background refresh that fills it."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._cache: dict | None = None
+        self.thread: threading.Thread | None = None
+
+    def _load(self) -> dict:
+        if self._cache is None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                self._cache = data.get("models", {}) if isinstance(data, dict) else {}
+            except (OSError, ValueError):
+                self._cache = {}
+        return self._cache
+
+    def get(self, spec) -> Price:
+        with self._lock:
+            cached = self._load().get(spec.model_id)
+        if isinstance(cached, dict):
+            price = price_from(cached, "catalog", cached.get("fetched_at"))
+            if price.known:
+                return price
+        return price_from(getattr(spec, "price", {}) or {}, "model file")
+
+    def store(self, model_id: str, entry: dict) -> None:
+        from ..settings import write_private_json
+        record = {k: entry.get(k) for k in ("base_price_usd", "price_unit", "pricing_note")
+                  if entry.get(k) is not None}
+        if not price_from(record, "catalog").known:
+            return
+        with self._lock:
+            models = self._load()
+            models[model_id] = {**record, "fetched_at": time.time()}
+            write_private_json(self.path, {"models": models})
+
+    def refresh(self, model_ids, client) -> int:
+        """Fetch each model's catalog entry; returns how many prices were updated."""
+        done = 0
+        for model_id in model_ids:
+            try:
+                entry = client.model(model_id)
+            except RunComfyError as e:
+                log.info("RunComfy: no price for %s from the catalog now (%s); using the last "
+                         "known one", model_id, e)
+                continue
+            if isinstance(entry, dict):
+                try:
+                    self.store(model_id, entry.get("model") if isinstance(entry.get("model"), dict)
+                               else entry)
+                    done += 1
+                except OSError as e:
+                    log.warning("RunComfy: could not write the price cache %s (%s)", self.path, e)
+                    return done
+        return done
+
+    def refresh_in_background(self, model_ids) -> threading.Thread | None:
+        """Start the refresh without waiting for it (no token: nothing to ask, no thread)."""
+        from ..remote.client import RunComfyClient
+        from ..remote.transport import RetryPolicy
+        try:
+            client = RunComfyClient(policy=RetryPolicy(attempts=2), timeout=(5, 10))
+        except RunComfyError:
+            return None
+        ids = sorted(set(model_ids))
+        self.thread = threading.Thread(target=self._refresh_quietly, args=(ids, client),
+                                       name="runcomfy-prices", daemon=True)
+        self.thread.start()
+        return self.thread
+
+    def _refresh_quietly(self, ids, client) -> None:
+        try:
+            self.refresh(ids, client)
+        except Exception:  # noqa: BLE001 - a background refresh never crashes the process
+            log.warning("RunComfy: price refresh failed", exc_info=True)

@@ -1,0 +1,211 @@
+// RunComfy money you can see: price badges, the daily limit setting, the jobs sidebar tab.
+// Everything here talks to the pack's routes under /api/runcomfy/ (same-origin only); none
+// of them ever returns the API token.
+import { api } from "../../scripts/api.js";
+
+const NO_ESTIMATE = new Set(["RunComfy_LoadResult", "RunComfy_Model"]);
+const REFRESH_MS = 2000;
+
+async function getJSON(path, options = {}) {
+  const resp = await api.fetchApi(path, options);
+  let data = {};
+  try { data = await resp.json(); } catch { /* keep the status below */ }
+  if (!resp.ok) throw new Error(data.error || `HTTP ${resp.status}`);
+  return data;
+}
+
+function postJSON(path, body) {
+  return getJSON(path, { method: "POST", headers: { "Content-Type": "application/json" },
+                         body: JSON.stringify(body) });
+}
+
+function el(tag, props = {}, style = "") {
+  const node = Object.assign(document.createElement(tag), props);
+  if (style) node.style.cssText = style;
+  return node;
+}
+
+// -- price badge -------------------------------------------------------------------------------
+function makeBadge(text) {
+  const Badge = window.LGraphBadge;
+  const options = { text, fgColor: "#e8f5e9", bgColor: "#2e7d32" };
+  return Badge ? new Badge(options) : options;
+}
+
+export function watchPrice(node) {
+  const type = node.comfyClass || node.type;
+  if (!type || !type.startsWith("RunComfy_") || NO_ESTIMATE.has(type)) return;
+  let badge = makeBadge("…");
+  node.runcomfyPrice = { text: "…", detail: "" };
+  node.badges = node.badges || [];
+  node.badges.push(() => badge);
+  let timer = null;
+  const update = () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const widgets = {};
+      for (const w of node.widgets || []) widgets[w.name] = w.value;
+      try {
+        const est = await postJSON("/runcomfy/estimate", { node_type: type, widgets });
+        node.runcomfyPrice = est;
+        badge = makeBadge(est.text);
+      } catch (e) {
+        node.runcomfyPrice = { text: "price ?", detail: e.message };
+        badge = makeBadge("price ?");
+      }
+      node.setDirtyCanvas?.(true, true);
+    }, 250);
+  };
+  for (const w of node.widgets || []) {
+    const original = w.callback;
+    w.callback = function (...args) {
+      const out = original?.apply(this, args);
+      update();
+      return out;
+    };
+  }
+  const configure = node.onConfigure;
+  node.onConfigure = function (...args) {     // a loaded workflow sets the widgets after creation
+    const out = configure?.apply(this, args);
+    update();
+    return out;
+  };
+  update();
+}
+
+// -- daily limit -------------------------------------------------------------------------------
+function renderLimitEntry() {
+  const box = el("div", {}, "display:flex;flex-direction:column;align-items:flex-end;gap:6px");
+  const state = el("span", { textContent: "Checking…" }, "opacity:0.8;font-size:0.9em");
+  const row = el("div", {}, "display:flex;gap:6px;align-items:center");
+  const input = el("input", { type: "number", min: "0", step: "0.5", placeholder: "USD per day",
+                              className: "p-inputtext p-component" }, "width:8rem");
+  const save = el("button", { type: "button", textContent: "Save", className: "p-button p-component p-button-sm" });
+  const clear = el("button", { type: "button", textContent: "No limit",
+                               className: "p-button p-component p-button-sm p-button-secondary" });
+  const show = (s) => {
+    if (s.problem) { state.textContent = s.problem; return; }
+    const where = s.source === "environment" ? ` (from ${s.env_var}, which wins)` : "";
+    state.textContent = s.daily_limit_usd == null ? "No daily limit" : `$${s.daily_limit_usd.toFixed(2)} a day${where}`;
+  };
+  const send = async (value) => {
+    try { show(await postJSON("/runcomfy/settings", { daily_limit_usd: value })); }
+    catch (e) { state.textContent = e.message; }
+  };
+  save.addEventListener("click", () => { if (input.value !== "") send(Number(input.value)); });
+  clear.addEventListener("click", () => send(null));
+  getJSON("/runcomfy/settings").then(show, (e) => { state.textContent = e.message; });
+  row.append(input, save, clear);
+  box.append(state, row);
+  return box;
+}
+
+export function dailyLimitSetting() {
+  return {
+    id: "RunComfy.DailyLimit",
+    category: ["RunComfy", "Spending", "Daily limit"],
+    name: "Daily spend limit (USD)",
+    tooltip: "A job that would take today's RunComfy spend (charged plus still running) past this "
+      + "is refused before it is submitted. RUNCOMFY_DAILY_LIMIT_USD in the environment wins.",
+    type: renderLimitEntry,
+    defaultValue: "",
+  };
+}
+
+// -- jobs sidebar tab ---------------------------------------------------------------------------
+function age(seconds) {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 129600) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} d`;
+}
+
+function loadIntoWorkflow(app, requestId) {
+  const node = window.LiteGraph.createNode("RunComfy_LoadResult");
+  if (!node) throw new Error("RunComfy Load Result is not available");
+  const widget = node.widgets?.find((w) => w.name === "request_id");
+  if (widget) widget.value = requestId;
+  const canvas = app.canvas;
+  const [x, y] = canvas?.ds ? [-canvas.ds.offset[0] + 80, -canvas.ds.offset[1] + 80] : [100, 100];
+  node.pos = [x, y];
+  app.graph.add(node);
+  app.graph.setDirtyCanvas?.(true, true);
+  return node;
+}
+
+function jobRow(app, job, refresh) {
+  const row = el("div", { className: "runcomfy-job" },
+    "border-bottom:1px solid var(--border-color,#444);padding:6px 4px;display:flex;flex-direction:column;gap:3px");
+  const head = el("div", {}, "display:flex;justify-content:space-between;gap:6px");
+  head.append(el("span", { textContent: job.model_id, title: job.model_id },
+                 "font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap"),
+              el("span", { className: "runcomfy-status", textContent: job.status }, "opacity:0.85"));
+  const info = el("div", { textContent: `${age(job.age_s)} ago · ${job.billed}${job.request_id ? " · " + job.request_id.slice(0, 8) : ""}` },
+                  "font-size:0.85em;opacity:0.8");
+  const actions = el("div", {}, "display:flex;gap:4px;flex-wrap:wrap");
+  const button = (label, fn) => {
+    const b = el("button", { type: "button", textContent: label, className: "p-button p-component p-button-sm p-button-text" },
+                 "padding:1px 6px;font-size:0.85em");
+    b.addEventListener("click", async () => {
+      try { await fn(); } catch (e) { alert(e.message); }
+      refresh();
+    });
+    actions.append(b);
+  };
+  if (job.can_cancel) button("Cancel", () => postJSON("/runcomfy/jobs/cancel", { request_id: job.request_id }));
+  if (job.request_id) button("Copy id", () => navigator.clipboard.writeText(job.request_id));
+  if (job.can_load) button("Load into workflow", () => loadIntoWorkflow(app, job.request_id));
+  for (const f of job.files || []) {
+    if (!f.url) continue;
+    const a = el("a", { href: api.apiURL ? api.apiURL(f.url) : f.url, target: "_blank", textContent: "Open " + f.filename.split(".").pop() },
+                 "font-size:0.85em;align-self:center");
+    actions.append(a);
+  }
+  row.append(head, info);
+  if (job.error) row.append(el("div", { textContent: job.error }, "font-size:0.8em;opacity:0.7"));
+  row.append(actions);
+  return row;
+}
+
+function renderJobs(app, root) {
+  root.innerHTML = "";
+  const top = el("div", { className: "runcomfy-today" }, "padding:6px 4px;font-weight:600");
+  const list = el("div", { className: "runcomfy-jobs" });
+  root.append(el("h3", { textContent: "RunComfy jobs" }, "margin:6px 4px"), top, list);
+  let stopped = false;
+  const refresh = async () => {
+    try {
+      const data = await getJSON("/runcomfy/jobs?limit=50");
+      const t = data.today;
+      const limit = t.limit == null ? "no limit" : `limit $${t.limit.toFixed(2)}`;
+      top.textContent = `Today: $${t.spent.toFixed(2)} (${limit})` + (t.running ? ` · $${t.running.toFixed(2)} still running` : "");
+      list.replaceChildren(...data.jobs.map((j) => jobRow(app, j, refresh)));
+      if (!data.jobs.length) list.append(el("div", { textContent: "No jobs yet." }, "opacity:0.7;padding:6px 4px"));
+    } catch (e) {
+      top.textContent = `Could not load the jobs: ${e.message}`;
+    }
+  };
+  const loop = async () => {
+    if (stopped || !root.isConnected) return;
+    await refresh();
+    setTimeout(loop, REFRESH_MS);
+  };
+  loop();
+  return () => { stopped = true; };
+}
+
+export function setupPanel(app) {
+  const manager = app.extensionManager;
+  const register = manager?.registerSidebarTab?.bind(manager) || manager?.sidebarTab?.registerSidebarTab?.bind(manager.sidebarTab);
+  if (!register) return;
+  let stop = null;
+  register({
+    id: "runcomfy-jobs",
+    icon: "pi pi-dollar",
+    title: "RunComfy",
+    tooltip: "RunComfy jobs and today's spend",
+    type: "custom",
+    render: (root) => { stop?.(); stop = renderJobs(app, root); },
+    destroy: () => { stop?.(); stop = null; },
+  });
+}
