@@ -1,0 +1,317 @@
+"""Money you can see: the estimator for every unit, the daily limit, the price cache, the
+panel's routes and failures that say whether they were billed (all against the simulator)."""
+import asyncio
+import json
+import threading
+import time
+
+import pytest
+import torch
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from nodes import settings
+from nodes.comfy import panel_routes, runner
+from nodes.comfy.factory import default_values
+from nodes.comfy.status import Reporter
+from nodes.errors import JobFailed, RunComfyError, SpendLimitReached
+from nodes.remote.client import RunComfyClient
+from nodes.remote.journal import Journal
+from nodes.remote.service import JobService
+from nodes.spec.estimate import estimate
+from nodes.spec.prices import Price, PriceBook
+from nodes.spec.registry import build_mappings
+from nodes.spec.schema import parse_model
+
+from conftest import FAST
+
+WAN22 = "RunComfy_Wan22_ImageToVideo"
+WAN26 = "RunComfy_Wan26_ImageToImage"
+TOKEN = "rc-Pr1ceT0ken-Zq8Xw3"
+
+
+def spec_of(props: dict):
+    return parse_model({"model_id": "acme/est", "input_schema": {"properties": props}})
+
+
+# -- the estimator -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("unit,props,values,usd", [
+    ("request", {}, {}, 0.30),
+    ("per_request", {}, {}, 0.30),
+    ("second", {"duration": {"type": "integer"}}, {"duration": 5}, 1.50),
+    ("second", {"duration": {"type": "string", "enum": ["5", "10"]}}, {"duration": "10"}, 3.00),
+    ("second", {"600_duration": {"type": "string"}}, {"600_duration": "4s"}, 1.20),
+    ("second", {"num_frames": {"type": "integer"}, "fps": {"type": "integer"}},
+     {"num_frames": 81, "fps": 16}, 0.30 * 81 / 16),
+    ("second", {"25_value": {"type": "integer"}, "length": {"type": "integer"}}, {"length": 48}, 0.30 * 3),
+    ("minute", {"duration": {"type": "number"}}, {"duration": 90}, 0.45),
+    ("image", {"num_images": {"type": "string", "enum": ["1", "2", "4"]}}, {"num_images": "4"}, 1.20),
+    ("output", {}, {}, 0.30),
+    ("megapixel", {"image_size": {"type": "string"}}, {"image_size": "1280*720 (16:9)"}, 0.30 * 0.9216),
+    ("megapixel", {"width": {"type": "integer"}, "height": {"type": "integer"}},
+     {"width": 1000, "height": 500}, 0.15),
+    ("megapixel", {"resolution": {"type": "string"}}, {"resolution": "720p"}, 0.30 * 0.9216),
+])
+def test_the_estimate_for_each_unit_and_each_way_a_duration_is_given(unit, props, values, usd):
+    est = estimate(spec_of(props or {"prompt": {"type": "string"}}), values,
+                   Price(0.30, unit, "", "catalog", time.time()))
+    assert est.known and est.usd == pytest.approx(usd, abs=1e-4)
+    assert est.text == f"≈ ${usd:.2f}"
+
+
+@pytest.mark.parametrize("price,props,values,why", [
+    (Price(), {"duration": {"type": "integer"}}, {"duration": 5}, "not known"),
+    (Price(0.1, "token", "", "catalog"), {}, {}, "'token' cannot be estimated"),
+    (Price(0.1, "second", "", "catalog"), {"prompt": {"type": "string"}}, {}, "no duration"),
+    (Price(0.1, "megapixel", "", "catalog"), {"prompt": {"type": "string"}}, {}, "no size"),
+])
+def test_what_cannot_be_estimated_says_price_unknown_and_why(price, props, values, why):
+    est = estimate(spec_of(props or {"prompt": {"type": "string"}}), values, price)
+    assert not est.known and est.text == "price unknown" and why in est.detail
+
+
+def test_an_old_price_is_labelled_with_its_age():
+    old = Price(0.30, "request", "", "catalog", time.time() - 3 * 86400)
+    assert estimate(spec_of({"p": {"type": "string"}}), {}, old).text == "≈ $0.30 (price from 3 days ago)"
+    assert "3 days ago" in old.label()
+
+
+# -- the price cache -----------------------------------------------------------------------------
+
+def test_prices_are_fetched_cached_with_their_time_and_kept_offline(sim, client, user_dirs):
+    book = PriceBook(user_dirs / "user" / "prices.json")
+    spec = build_mappings()[0][WAN22].SPEC
+    assert not book.get(spec).known                               # nothing known yet
+    assert book.refresh([spec.model_id], client) == 1
+    fresh = book.get(spec)
+    assert (fresh.rate, fresh.unit, fresh.source) == (0.05, "second", "catalog")
+    assert time.time() - fresh.fetched_at < 5 and fresh.age_text() == ""
+    offline = RunComfyClient("http://127.0.0.1:9", "test-token-123", policy=FAST, timeout=(0.5, 0.5))
+    assert PriceBook(book.path).refresh([spec.model_id], offline) == 0
+    again = PriceBook(book.path).get(spec)                        # a new process, offline
+    assert (again.rate, again.fetched_at) == (0.05, fresh.fetched_at)
+    doc = json.loads(book.path.read_text())
+    doc["models"][spec.model_id]["fetched_at"] -= 2 * 86400
+    book.path.write_text(json.dumps(doc))
+    assert PriceBook(book.path).get(spec).age_text() == "price from 2 days ago"
+
+
+def test_a_model_files_own_price_is_used_until_the_catalog_says_otherwise(user_dirs):
+    spec = parse_model({"model_id": "acme/own", "base_price_usd": 0.2, "price_unit": "request",
+                        "input_schema": {"properties": {"prompt": {"type": "string"}}}})
+    price = PriceBook(user_dirs / "prices.json").get(spec)
+    assert (price.rate, price.source) == (0.2, "model file")
+
+
+def test_the_background_refresh_never_blocks_and_needs_a_token(sim, monkeypatch, user_dirs):
+    book = PriceBook(user_dirs / "user" / "prices.json")
+    assert book.refresh_in_background(["wan-ai/wan-2-2/image-to-video"]) is None   # no token
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
+    sim.fault("slow", "model", times=-1, delay=0.5)
+    started = time.monotonic()
+    thread = book.refresh_in_background(["wan-ai/wan-2-2/image-to-video"])
+    assert time.monotonic() - started < 0.2                        # returned at once
+    thread.join(10)
+    assert book.get(build_mappings()[0][WAN22].SPEC).rate == 0.05
+
+
+# -- the daily limit -------------------------------------------------------------------------------
+
+@pytest.fixture
+def priced(sim, client, monkeypatch):
+    """The simulator as the service, its prices fetched into the user folder."""
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
+    sim.queue_s, sim.run_s = 0.0, 0.1
+    JobService.shared().prices().refresh(["wan-ai/wan-2-2/image-to-video",
+                                          "wan-ai/wan-2-6/image-to-image"], client)
+    return sim
+
+
+def wan22(seed=1, **extra):
+    cls = build_mappings()[0][WAN22]
+    values = {**default_values(cls), "prompt": "a lake", "seed": seed, **extra}
+    torch.manual_seed(0)
+    values["image"] = torch.rand(1, 400, 400, 3)
+    return cls.SPEC, values
+
+
+def test_the_status_says_the_estimate_when_it_submits_and_the_cost_after(priced):
+    reporter = Reporter()
+    runner.execute(*wan22(), reporter)
+    texts = [t for _, t in reporter.lines]
+    assert "Submitting to RunComfy… ≈ $0.25" in texts              # 5 s × $0.05 per second
+    assert texts[-1].startswith("Done in") and "$0.25" in texts[-1]
+    (entry,) = Journal().recent()
+    assert (entry.estimate, entry.cost) == (0.25, 0.25)
+
+
+def test_a_job_over_the_daily_limit_is_refused_before_submitting_and_reuse_passes(priced, monkeypatch):
+    monkeypatch.setenv("RUNCOMFY_DAILY_LIMIT_USD", "0.40")
+    runner.execute(*wan22(seed=1), Reporter())                      # $0.25 of $0.40
+    with pytest.raises(SpendLimitReached) as info:
+        runner.execute(*wan22(seed=2), Reporter())                 # would be $0.50
+    text = str(info.value)
+    assert "Today's RunComfy spend is $0.25" in text and "≈ $0.25" in text
+    assert "daily limit of $0.40 (RUNCOMFY_DAILY_LIMIT_USD)" in text and "Nothing was submitted" in text
+    assert len(priced.calls("submit")) == 1
+    reporter = Reporter()
+    runner.execute(*wan22(seed=1), reporter)                        # the same inputs: reused
+    assert len(priced.calls("submit")) == 1 and "reused, no new charge" in reporter.lines[-1][1]
+    assert [e.status for e in Journal().recent()] == ["completed"]  # the refusal left no row
+
+
+def test_the_limit_counts_jobs_still_running_and_holds_across_threads(priced, monkeypatch):
+    monkeypatch.setenv("RUNCOMFY_DAILY_LIMIT_USD", "0.30")         # room for exactly one
+    priced.run_s = 1.0
+    results, barrier = [], threading.Barrier(3)
+
+    def go(seed):
+        barrier.wait()
+        try:
+            runner.execute(*wan22(seed=seed), Reporter())
+            results.append("ran")
+        except SpendLimitReached:
+            results.append("refused")
+    threads = [threading.Thread(target=go, args=(s,)) for s in (11, 12, 13)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["ran", "refused", "refused"]
+    assert len(priced.calls("submit")) == 1
+
+
+def test_a_job_whose_price_is_unknown_is_refused_while_a_limit_is_set(sim, monkeypatch):
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
+    settings.set_daily_limit(5)                                    # Settings → RunComfy
+    with pytest.raises(SpendLimitReached, match=r"\$5.00 is set \(Settings → RunComfy → daily "
+                                                r"limit\).*cannot be estimated"):
+        runner.execute(*wan22(), Reporter())
+    assert sim.calls("submit") == []
+    settings.set_daily_limit(None)
+    runner.execute(*wan22(), Reporter())
+    assert len(sim.calls("submit")) == 1
+
+
+def test_the_environment_wins_over_settings_and_a_bad_value_is_an_error(monkeypatch):
+    settings.set_daily_limit(5)
+    assert settings.daily_limit() == (5.0, "settings")
+    monkeypatch.setenv("RUNCOMFY_DAILY_LIMIT_USD", "12.5")
+    assert settings.daily_limit() == (12.5, "environment")
+    monkeypatch.setenv("RUNCOMFY_DAILY_LIMIT_USD", "a lot")
+    with pytest.raises(RunComfyError, match="'a lot', not an amount"):
+        settings.daily_limit()
+
+
+# -- failures that say whether they were billed ----------------------------------------------------
+
+@pytest.mark.parametrize("magic,kind,billed", [
+    ("[sim:moderation]", "content moderation rejected", "Not billed."),
+    ("[sim:fail]", "a fault of the model or the service", "Not billed."),
+    ("[sim:fail_billed]", "a fault of the model or the service", "RunComfy billed it ($0.25)"),
+])
+def test_every_failure_says_what_it_was_and_whether_it_was_billed(priced, magic, kind, billed):
+    with pytest.raises(JobFailed) as info:
+        runner.execute(*wan22(prompt=f"x {magic}"), Reporter())
+    assert kind in str(info.value) and billed in str(info.value)
+    (entry,) = Journal().recent()
+    assert entry.status == "failed" and entry.cost == (0.25 if "billed it" in billed else 0.0)
+
+
+def test_a_refused_submit_says_it_was_not_billed(priced):
+    priced.fault("error", "submit", status=422, code=422001, message="Validation failed")
+    with pytest.raises(RunComfyError, match="Not billed: RunComfy did not create the job"):
+        runner.execute(*wan22(), Reporter())
+
+
+# -- the panel's routes ---------------------------------------------------------------------------
+
+SAME = {"Sec-Fetch-Site": "same-origin"}
+
+
+def call(*steps, classes=None):
+    """Requests against the panel routes on a real loopback server: [(status, json, text)]."""
+    async def go():
+        routes = web.RouteTableDef()
+        panel_routes.register(routes, classes or build_mappings()[0])
+        app = web.Application()
+        app.add_routes(routes)
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            own = str(client.make_url("/")).rstrip("/")
+            out = []
+            for method, path, kw in steps:
+                kw = dict(kw)
+                headers = {k: own if v == "SELF" else v for k, v in kw.pop("headers", {}).items()}
+                resp = await client.request(method, path, headers=headers, **kw)
+                text = await resp.text()
+                out.append((resp.status, json.loads(text), text))
+                assert resp.headers.get("Cache-Control") == "no-store"
+            return out
+    return asyncio.run(go())
+
+
+def test_the_jobs_route_lists_finished_jobs_and_todays_spend_without_the_token(priced, monkeypatch):
+    settings.set_token(TOKEN)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", TOKEN)
+    priced.token = TOKEN
+    monkeypatch.setenv("RUNCOMFY_DAILY_LIMIT_USD", "10")
+    rid = runner.execute(*wan22(), Reporter())["result"][5]
+    [(code, data, text)] = call(("GET", "/runcomfy/jobs", {"headers": SAME}))
+    assert code == 200 and TOKEN not in text and TOKEN[-8:] not in text
+    assert data["today"] == {"spent": 0.25, "charged": 0.25, "running": 0.0, "limit": 10.0,
+                             "limit_source": "environment", "limit_problem": ""}
+    (job,) = data["jobs"]
+    assert (job["request_id"], job["status"], job["cost"], job["billed"]) == (rid, "completed", 0.25, "$0.25")
+    assert job["files"][0]["url"].startswith("/view?filename=") and job["files"][0]["type"] == "output"
+    assert job["can_load"] and not job["can_cancel"]
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                                     {"Sec-Fetch-Site": "same-site"}, {"Origin": "null"}])
+def test_other_origins_are_refused_on_every_panel_route(headers):
+    steps = [("GET", "/runcomfy/jobs", {"headers": headers}),
+             ("POST", "/runcomfy/jobs/cancel", {"headers": headers, "json": {"request_id": "x"}}),
+             ("POST", "/runcomfy/estimate", {"headers": headers, "json": {"node_type": WAN22}}),
+             ("GET", "/runcomfy/settings", {"headers": headers}),
+             ("POST", "/runcomfy/settings", {"headers": headers, "json": {"daily_limit_usd": 1}})]
+    assert [code for code, _, _ in call(*steps)] == [403] * 5
+    assert "daily_limit_usd" not in settings.read_config()
+
+
+def test_the_estimate_route_follows_the_widgets(priced):
+    body = lambda seconds: {"node_type": WAN22, "widgets": {"duration": seconds, "prompt": "x"}}
+    (c1, five, _), (c2, ten, _), (c3, missing, _) = call(
+        ("POST", "/runcomfy/estimate", {"headers": SAME, "json": body(5)}),
+        ("POST", "/runcomfy/estimate", {"headers": SAME, "json": body(10)}),
+        ("POST", "/runcomfy/estimate", {"headers": SAME, "json": {"node_type": "KSampler"}}))
+    assert (c1, five["text"], c2, ten["text"]) == (200, "≈ $0.25", 200, "≈ $0.50")
+    assert "$0.05 per second (catalog" in five["price"]
+    assert c3 == 404
+
+
+def test_the_settings_route_sets_and_clears_the_limit(monkeypatch):
+    (c1, set_, _), (c2, got, _), (c3, bad, _), (c4, cleared, _) = call(
+        ("POST", "/runcomfy/settings", {"headers": SAME, "json": {"daily_limit_usd": 7.5}}),
+        ("GET", "/runcomfy/settings", {"headers": SAME}),
+        ("POST", "/runcomfy/settings", {"headers": SAME, "json": {"daily_limit_usd": -1}}),
+        ("POST", "/runcomfy/settings", {"headers": SAME, "json": {"daily_limit_usd": None}}))
+    assert (c1, set_["daily_limit_usd"], set_["source"]) == (200, 7.5, "settings")
+    assert got["daily_limit_usd"] == 7.5 and c3 == 400
+    assert (c4, cleared["daily_limit_usd"]) == (200, None) and settings.daily_limit() == (None, "")
+
+
+def test_the_cancel_route_cancels_a_queued_job_and_refuses_a_running_one(priced):
+    priced.queue_s = 30
+    rid = RunComfyClient(priced.base_url, priced.token).submit(
+        "wan-ai/wan-2-6/image-to-image", {"prompt": "x", "image_urls": ["https://example.com/a.png"]}).request_id
+    journal = JobService.shared().journal()
+    journal.add_loaded(rid)
+    [(code, data, _)] = call(("POST", "/runcomfy/jobs/cancel", {"headers": SAME, "json": {"request_id": rid}}))
+    assert (code, data["outcome"]) == (200, "cancelled") and len(priced.calls("cancel")) == 1
+    assert (journal.get(rid).status, journal.get(rid).cost) == ("cancelled", 0.0)
+    [(code, data, _)] = call(("POST", "/runcomfy/jobs/cancel", {"headers": SAME, "json": {"request_id": rid}}))
+    assert code == 502 and "still queued" in data["error"] and len(priced.calls("cancel")) == 1
