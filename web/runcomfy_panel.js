@@ -126,7 +126,7 @@ function loadIntoWorkflow(app, requestId) {
   const widget = node.widgets?.find((w) => w.name === "request_id");
   if (widget) widget.value = requestId;
   const canvas = app.canvas;
-  const [x, y] = canvas?.ds ? [-canvas.ds.offset[0] + 80, -canvas.ds.offset[1] + 80] : [100, 100];
+  const [x, y] = canvas?.ds ? [-canvas.ds.offset[0] + 420, -canvas.ds.offset[1] + 80] : [420, 100];  // right of the tab
   node.pos = [x, y];
   app.graph.add(node);
   app.graph.setDirtyCanvas?.(true, true);
@@ -185,11 +185,13 @@ function renderJobs(app, root) {
       top.textContent = `Could not load the jobs: ${e.message}`;
     }
   };
-  const loop = async () => {
-    if (stopped || !root.isConnected) return;
-    await refresh();
+  const loop = async () => {                 // render() may run before the tab is attached:
+    if (stopped) return;                     // refresh whenever it is on the page
+    if (root.isConnected || !started) await refresh();
+    started = true;
     setTimeout(loop, REFRESH_MS);
   };
+  let started = false;
   loop();
   return () => { stopped = true; };
 }

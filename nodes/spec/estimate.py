@@ -58,7 +58,7 @@ def estimate(spec, values: dict, price: Price) -> Estimate:
         return unknown(f"RunComfy's catalog price of {spec.model_id} is not known here yet "
                        "(it is fetched at start when a token is set)")
     unit = UNITS.get(price.unit.strip().lower().replace(" ", "_").replace("/", "_") or "request")
-    bare = {re.sub(r"^\d+_", "", k).lower(): v for k, v in values.items()}
+    bare = named(spec, values)
     if unit == "request":
         usd, how = price.rate, "per request"
     elif unit in ("second", "minute"):
@@ -80,6 +80,16 @@ def estimate(spec, values: dict, price: Price) -> Estimate:
         return unknown(f"the unit '{price.unit}' cannot be estimated from the widgets")
     age = price.age_text()
     return Estimate(round(usd, 4), f"≈ ${usd:.2f}" + (f" ({age})" if age else ""), how)
+
+
+def named(spec, values: dict) -> dict:
+    """Each value under its bare wire key ('600_duration' → 'duration') and its widget name
+    ('25_value' titled "Number of Frames" → 'number_of_frames'), so workflow-style keys count."""
+    bare = {re.sub(r"^\d+_", "", k).lower(): v for k, v in values.items()}
+    for f in getattr(spec, "fields", []):
+        if f.key in values:
+            bare.setdefault(f.name, values[f.key])
+    return bare
 
 
 def number(value) -> float | None:
