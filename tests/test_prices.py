@@ -60,12 +60,6 @@ def test_the_estimate_for_each_unit_and_each_way_a_duration_is_given(unit, props
     assert est.text == f"≈ ${usd:.2f}"
 
 
-@pytest.mark.parametrize("price,props,values,why", [
-    (Price(), {"duration": {"type": "integer"}}, {"duration": 5}, "not known"),
-    (Price(0.1, "token", "", "catalog"), {}, {}, "'token' cannot be estimated"),
-    (Price(0.1, "second", "", "catalog"), {"prompt": {"type": "string"}}, {}, "no duration"),
-    (Price(0.1, "megapixel", "", "catalog"), {"prompt": {"type": "string"}}, {}, "no size"),
-])
 def test_workflow_style_keys_count_by_their_widget_names():
     """VACE Fun's frame count and fps are '25_value' and '38_value', titled as what they are."""
     spec = build_mappings()[0]["RunComfy_Wan22_VaceFun"].SPEC
@@ -73,6 +67,12 @@ def test_workflow_style_keys_count_by_their_widget_names():
     assert est.usd == pytest.approx(0.07 * 141 / 16, abs=1e-4) and "141 frames ÷ 16 fps" in est.detail
 
 
+@pytest.mark.parametrize("price,props,values,why", [
+    (Price(), {"duration": {"type": "integer"}}, {"duration": 5}, "not known"),
+    (Price(0.1, "token", "", "catalog"), {}, {}, "'token' cannot be estimated"),
+    (Price(0.1, "second", "", "catalog"), {"prompt": {"type": "string"}}, {}, "no duration"),
+    (Price(0.1, "megapixel", "", "catalog"), {"prompt": {"type": "string"}}, {}, "no size"),
+])
 def test_what_cannot_be_estimated_says_price_unknown_and_why(price, props, values, why):
     est = estimate(spec_of(props or {"prompt": {"type": "string"}}), values, price)
     assert not est.known and est.text == "price unknown" and why in est.detail
