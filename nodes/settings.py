@@ -179,3 +179,9 @@ def result_memory_budget() -> int:
 def max_image_pixels() -> int:
     """Pixels one result image may have: RUNCOMFY_MAX_IMAGE_MP megapixels, default 100."""
     return int(_env_number("RUNCOMFY_MAX_IMAGE_MP", 100.0) * 1_000_000)
+
+
+def max_concurrent_jobs() -> int:
+    """How many RunComfy jobs run at once in this process: RUNCOMFY_MAX_CONCURRENT_JOBS,
+    default 16 (never tied to the number of cores: a waiting job uses no CPU)."""
+    return max(1, min(256, int(_env_number("RUNCOMFY_MAX_CONCURRENT_JOBS", 16))))

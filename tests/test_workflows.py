@@ -63,7 +63,15 @@ CORE = {
                      "outputs": [("images", "IMAGE")]},
     "SaveVideo": {"widgets": ["filename_prefix", "format", "codec"], "inputs": {"video": "VIDEO"},
                   "outputs": [("video", "VIDEO")]},
+    #   PrimitiveStringMultiline: comfy_extras/nodes_primitive.py, one multiline `value`, output
+    #     STRING.  CreateList: comfy_extras/nodes_toolkit.py (V3, is_input_list), an Autogrow of
+    #     `inputs.input0` … `inputs.input9` whose type follows what is connected (here STRING);
+    #     one output `list`, a list of that type.
+    "PrimitiveStringMultiline": {"widgets": ["value"], "inputs": {}, "outputs": [("STRING", "STRING")]},
+    "CreateList": {"widgets": [], "inputs": {f"inputs.input{i}": "STRING" for i in range(10)},
+                   "outputs": [("list", "STRING")]},
 }
+LIST_WORKFLOWS = {"wan22_prompt_list": "RunComfy_Wan22_ImageToVideo"}   # a list of prompts, one image
 SAVEVIDEO_FORMATS = ("auto", "mp4", "mkv", "webm")      # nodes_video.py SaveVideo `format` options
 SAVEVIDEO_CODECS = ("auto", "h264", "av1")              # _save_video_codec_input(...) options
 
@@ -302,7 +310,10 @@ def test_workflow_loads_into_todays_nodes(path):
     assert check_workflow(load(path), classes()) == []
 
 
-@pytest.mark.parametrize("path", ALL)
+SEEDS = [p for p in ALL if p.values[0].stem in WORKFLOWS]
+
+
+@pytest.mark.parametrize("path", SEEDS)
 def test_runcomfy_node_is_wired_image_in_result_out(path):
     """LoadImage → the model's image socket; a video model's VIDEO → SaveVideo and frames →
     PreviewImage; the image model's images → SaveImage."""
@@ -487,3 +498,19 @@ def test_the_checks_catch_a_broken_workflow(breakage):
     breakage(wf)
     problems = check_workflow(wf, classes())
     assert any(BREAKAGE[breakage] in p for p in problems), problems
+
+
+def test_the_prompt_list_example_sends_each_prompt_over_one_image_and_saves_every_result():
+    wf = load(EXAMPLES / "wan22_prompt_list.json")
+    assert check_workflow(wf, classes()) == []
+    nodes = {n["id"]: n for n in wf["nodes"]}
+    edges = [(nodes[s]["type"], nodes[s]["outputs"][ss]["name"], nodes[d]["type"],
+              nodes[d]["inputs"][ds]["name"]) for _, s, ss, d, ds, _ in wf["links"]]
+    node_type = LIST_WORKFLOWS["wan22_prompt_list"]
+    prompts = [n["widgets_values"][0] for n in wf["nodes"] if n["type"] == "PrimitiveStringMultiline"]
+    assert len(prompts) == 3 and len(set(prompts)) == 3
+    assert edges.count(("PrimitiveStringMultiline", "STRING", "CreateList", "inputs.input0")) == 1
+    assert ("CreateList", "list", node_type, "prompt") in edges
+    assert ("LoadImage", "IMAGE", node_type, "image") in edges
+    assert (node_type, "video", "SaveVideo", "video") in edges
+    assert (node_type, "frames", "PreviewImage", "images") in edges

@@ -170,7 +170,7 @@ def make_node_class(spec: ModelSpec) -> type:
 
     async def run(self, **values):   # no named parameters: no schema field can clash with one
         from .runner import run_node  # late import: the heavy parts load on first use
-        return await run_node(spec, values, node_id=values.pop("unique_id", None))
+        return await run_node(spec, values)
 
     desc = spec.description or f"{spec.display_name} on RunComfy's Model API."
     return type(spec.node_id, (), {
@@ -178,6 +178,10 @@ def make_node_class(spec: ModelSpec) -> type:
         "RETURN_TYPES": return_types(spec.output),
         "RETURN_NAMES": return_names(spec.output),
         "OUTPUT_TOOLTIPS": output_tooltips(spec.output),
+        # Lists in (a CreateList of prompts, a folder of images): one job per item, all
+        # checked before the first submit; outputs are lists in item order (batch.py).
+        "INPUT_IS_LIST": True,
+        "OUTPUT_IS_LIST": tuple(True for _ in return_names(spec.output)),
         "FUNCTION": "run",
         "CATEGORY": f"{CATEGORY_ROOT}/{spec.category}",
         "DESCRIPTION": f"{desc} Model: {spec.model_id}. Each run is a paid RunComfy job.",

@@ -167,5 +167,7 @@ class RunComfyModel:
 
     async def run(self, **values):
         from .status import Reporter
+        from ..remote.service import JobService
         reporter = Reporter(values.pop("unique_id", None))
-        return await asyncio.to_thread(execute, values, reporter)
+        pool = JobService.shared().pool          # not Python's default pool (cores + 4)
+        return await asyncio.get_running_loop().run_in_executor(pool, lambda: execute(values, reporter))

@@ -23,7 +23,7 @@ DISPLAY_NAME = "RunComfy Load Result"
 def load(request_id: str, options: dict, reporter: Reporter, *, client=None, service=None,
          should_cancel=host.interrupted) -> dict:
     from .runner import build_outputs            # late: decoding loads on first use
-    from ..remote.service import JobService, LazyClient
+    from ..remote.service import JobService
     request_id = (request_id or "").strip()
     if not request_id:
         raise InputError(f"{DISPLAY_NAME}: widget 'request_id' is empty. Paste a RunComfy request id "
@@ -33,7 +33,7 @@ def load(request_id: str, options: dict, reporter: Reporter, *, client=None, ser
                          "with control characters). Paste the id the node printed.")
     service = service or JobService.shared()
     journal = service.journal()
-    clients = LazyClient(client)              # made only when the network is needed (token)
+    clients = service.clients(client)         # made only when the network is needed (token)
     entry = journal.get(request_id)
     if entry is None or not (entry.local_files() or entry.urls):
         reporter.say("loading", f"Asking RunComfy for request {safe_id(request_id)}…")
@@ -67,5 +67,8 @@ class LoadResult:
                 "hidden": {"unique_id": "UNIQUE_ID"}}
 
     async def run(self, request_id: str, unique_id=None, **options):
+        from ..remote.service import JobService
         reporter = Reporter(unique_id)
-        return await asyncio.to_thread(load, request_id, options, reporter)
+        pool = JobService.shared().pool          # not Python's default pool (cores + 4)
+        return await asyncio.get_running_loop().run_in_executor(
+            pool, lambda: load(request_id, options, reporter))

@@ -11,7 +11,6 @@ journals the intent and submits.  See service.py.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -22,7 +21,8 @@ from ..inputs.request import assemble, encode_body, scalar_values
 from ..remote.client import safe_id
 from ..remote.journal import Entry
 from ..errors import add_sentence
-from ..remote.service import JobService, Prepared, Ticket, billed_sentence
+from ..remote.money import billed_sentence
+from ..remote.service import JobService, Prepared, Ticket
 from ..results import outputs
 from ..results.audio import AudioDecodeError
 from ..results.decode import DecodeError
@@ -34,14 +34,25 @@ from .status import Reporter
 log = logging.getLogger("runcomfy")
 
 
-async def run_node(spec: ModelSpec, values: dict, node_id=None):
-    reporter = Reporter(node_id)
-    return await asyncio.to_thread(execute, spec, values, reporter)
+async def run_node(spec: ModelSpec, values: dict):
+    """The node's FUNCTION.  ComfyUI passes every input as a list (INPUT_IS_LIST): one job
+    per item, every item checked before the first is submitted (batch.py)."""
+    from .batch import run_list
+    return await run_list(spec, values)
 
 
 def execute(spec: ModelSpec, values: dict, reporter: Reporter, *, client=None,
             service: JobService | None = None, should_cancel=host.interrupted) -> dict:
     """Check the inputs (nothing is paid before this passes), then obtain and load the job."""
+    service = service or JobService.shared()
+    ticket, options = plan(spec, values, service)
+    return finish(spec, ticket, options, reporter, client=client, service=service,
+                  should_cancel=should_cancel)
+
+
+def plan(spec: ModelSpec, values: dict, service: JobService) -> tuple[Ticket, dict]:
+    """Every widget checked and the inputs' fingerprint and price computed: the job to
+    obtain (its media are encoded only when no journaled job has these inputs)."""
     values, options = split(values)
     scalars = scalar_values(spec, values)
     media = media_identity(spec, values)
@@ -53,22 +64,20 @@ def execute(spec: ModelSpec, values: dict, reporter: Reporter, *, client=None,
         return Prepared(encode_body(body, spec.display_name),
                         legacy_fingerprint(spec.model_id, body), prepared.notes)
 
-    service = service or JobService.shared()
     ticket = Ticket(spec.model_id, spec.display_name,
                     fingerprint(spec.model_id, scalars, media, identity(spec, options)), prepare,
                     estimate(spec, scalars, service.prices().get(spec)))
-    return finish(spec, ticket, options, reporter, client=client, service=service,
-                  should_cancel=should_cancel)
+    return ticket, options
 
 
 def finish(spec: ModelSpec, ticket: Ticket, options: dict, reporter: Reporter, *, client=None,
-           service: JobService | None = None, should_cancel=host.interrupted) -> dict:
+           service: JobService | None = None, should_cancel=host.interrupted, ledger=None) -> dict:
     """Obtain the job (reused, resumed or submitted), download it, turn it into outputs."""
     service = service or JobService.shared()
     started = time.monotonic()
     got = service.run(ticket, reporter, client=client, should_cancel=should_cancel)
     try:
-        outputs = build_outputs(spec, got.entry, got.files, options, reporter)
+        outputs = build_outputs(spec, got.entry, got.files, options, reporter, ledger)
     except (DecodeError, AudioDecodeError) as e:
         # Keep the damaged file for the user to inspect, but forget it: the next run
         # downloads the result again (the job is paid for; its URL is in the journal).
@@ -84,6 +93,7 @@ def finish(spec: ModelSpec, ticket: Ticket, options: dict, reporter: Reporter, *
     return outputs
 
 
-def build_outputs(spec: ModelSpec, entry: Entry, files, options: dict, reporter: Reporter) -> dict:
+def build_outputs(spec: ModelSpec, entry: Entry, files, options: dict, reporter: Reporter,
+                  ledger=None) -> dict:
     """The node's outputs for the job's files (results/outputs.py: one table, one dispatch)."""
-    return outputs.build(spec.output, entry, files, options, reporter)
+    return outputs.build(spec.output, entry, files, options, reporter, ledger)

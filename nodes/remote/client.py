@@ -98,8 +98,8 @@ class RunComfyClient:
     """One object per API origin and token.  A missing token fails here, before any request."""
 
     def __init__(self, base_url: str | None = None, token: str | None = None, *,
-                 policy: RetryPolicy | None = None, timeout=(10, 30), sleep=None):
-        kwargs = {"policy": policy, "timeout": timeout}
+                 policy: RetryPolicy | None = None, timeout=(10, 30), sleep=None, gate=None):
+        kwargs = {"policy": policy, "timeout": timeout, "gate": gate}
         if sleep is not None:
             kwargs["sleep"] = sleep
         self.transport = Transport(base_url or settings.base_url(),

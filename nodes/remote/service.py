@@ -23,17 +23,19 @@ import socket
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from ..comfy import host
 from .client import safe_id
-from ..errors import (ApiError, DownloadError, JobFailed, RunComfyError, SpendLimitReached,
-                      SubmitUncertain, add_sentence, clip)
+from ..errors import (ApiError, DownloadError, JobFailed, RunComfyError, SubmitUncertain,
+                      add_sentence, clip)
 from .job import Event, JobCancelled, JobRunner
 from .journal import PENDING, SUBMITTING, UNCERTAIN, Entry, Journal, JournalError
+from .locks import KeyedLocks
+from .money import billed_sentence, spend_check
+from .pacing import RateGate
 from .process import pid_alive
 from ..results.files import fetch_all, output_folder, sweep_parts
 from ..settings import run_timeout_s
@@ -67,6 +69,13 @@ class Ticket:
     fingerprint: str
     prepare: Callable[[], Prepared]
     estimate: object = None
+    _prepared: Prepared | None = field(default=None, repr=False)
+
+    def prepared(self) -> Prepared:
+        """The checked, encoded inputs (made once: a list checks every item up front)."""
+        if self._prepared is None:
+            self._prepared = self.prepare()
+        return self._prepared
 
 
 @dataclass
@@ -74,31 +83,6 @@ class Obtained:
     entry: Entry
     files: list
     reused: bool          # the job existed before this run: nothing new was paid
-
-
-class KeyedLocks:
-    """One lock per key, dropped again when nobody holds or waits for it."""
-
-    def __init__(self):
-        self._guard = threading.Lock()
-        self._locks: dict[str, list] = {}   # key → [lock, users]
-
-    @contextmanager
-    def hold(self, key: str):
-        with self._guard:
-            slot = self._locks.setdefault(key, [threading.Lock(), 0])
-            slot[1] += 1
-        try:
-            with slot[0]:
-                yield
-        finally:
-            with self._guard:
-                slot[1] -= 1
-                if slot[1] == 0:
-                    del self._locks[key]
-
-    def __len__(self):
-        return len(self._locks)
 
 
 class JobService:
@@ -114,6 +98,8 @@ class JobService:
         self._guard = threading.Lock()
         self._locks = KeyedLocks()
         self._background: set[threading.Thread] = set()
+        self._gates: dict[str, RateGate] = {}
+        self._pool = None
 
     @classmethod
     def shared(cls) -> "JobService":
@@ -121,6 +107,25 @@ class JobService:
             if cls._shared is None:
                 cls._shared = cls()
             return cls._shared
+
+    @property
+    def pool(self):
+        """The threads jobs run in: RUNCOMFY_MAX_CONCURRENT_JOBS of them (default 16), so
+        waiting jobs never queue behind Python's default pool (cores + 4)."""
+        from concurrent.futures import ThreadPoolExecutor
+        from ..settings import max_concurrent_jobs
+        with self._guard:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_concurrent_jobs(), thread_name_prefix="runcomfy-job")
+            return self._pool
+
+    def gate(self, base_url: str) -> RateGate:
+        """The rate gate every job to this API host shares."""
+        with self._guard:
+            return self._gates.setdefault(base_url.rstrip("/"), RateGate())
+
+    def clients(self, client=None) -> "LazyClient":
+        return LazyClient(client, self)
 
     def prices(self):
         """The price book (catalog prices cached in the user folder) of the current user folder."""
@@ -143,7 +148,7 @@ class JobService:
     def run(self, ticket: Ticket, reporter, *, client=None, should_cancel=host.interrupted) -> Obtained:
         """Reuse, resume or submit the job for ``ticket``, wait for it, download its files."""
         journal = self.journal()
-        clients = LazyClient(client)
+        clients = self.clients(client)
         entry = self._obtain(ticket, journal, reporter, clients, should_cancel)
         reused = entry.status == "completed"
         if not reused:
@@ -156,7 +161,7 @@ class JobService:
         while True:
             entry = journal.find(fps)
             if entry is None and prepared is None:
-                prepared = ticket.prepare()         # every check and encoding; nothing paid yet
+                prepared = ticket.prepared()        # every check and encoding; nothing paid yet
                 for note in prepared.notes:
                     reporter.note(note)
                 if prepared.legacy_fingerprint:
@@ -339,7 +344,7 @@ class JobService:
                 entry = journal.get(request_id) or Entry(0, request_id, "", "unknown/model", "submitted", 0)
                 entry = self.wait(journal, client, entry, _Quiet(), lambda: False,
                                   cancel_on_interrupt=False)
-                _, files = self.fetch_files(journal, LazyClient(client), entry, None, lambda: False)
+                _, files = self.fetch_files(journal, self.clients(client), entry, None, lambda: False)
                 log.info("RunComfy: kept the result of cancelled-but-billed request %s: %s",
                          safe_id(request_id), ", ".join(map(str, files)))
             except Exception as e:  # noqa: BLE001 - a background thread reports, never crashes
@@ -366,46 +371,19 @@ class JobService:
             threads[0].join(max(0.0, end - time.monotonic()))
 
 
-def billed_sentence(entry: Entry) -> str:
-    """What a failure after the job completed means for money."""
-    cost = f" (${entry.cost:.2f})" if entry.cost else ""
-    return f"The job itself completed on RunComfy and is billed{cost}."
-
-
-def spend_check(est):
-    """The daily limit check the journal runs inside the claim (None: no limit is set)."""
-    from ..settings import LIMIT_ENV, daily_limit
-    limit, source = daily_limit()
-    if limit is None:
-        return None
-    where = LIMIT_ENV if source == "environment" else "Settings → RunComfy → daily limit"
-
-    def check(spent: float, running: float) -> None:
-        if est is None or getattr(est, "usd", None) is None:
-            why = getattr(est, "detail", "") or "no price is known for it"
-            raise SpendLimitReached(
-                f"A daily spend limit of ${limit:.2f} is set ({where}), and this job's price cannot "
-                f"be estimated ({why}), so it was not submitted and nothing was paid. Clear the "
-                "limit to run it.")
-        if spent + running + est.usd > limit + 1e-9:
-            raise SpendLimitReached(
-                f"Today's RunComfy spend is ${spent + running:.2f} (${spent:.2f} charged, "
-                f"${running:.2f} for jobs not yet priced) and this job is ≈ ${est.usd:.2f}, which "
-                f"would pass the daily limit of ${limit:.2f} ({where}). Nothing was submitted. Raise "
-                "the limit, or wait for tomorrow (your computer's calendar day).")
-    return check
-
-
 class LazyClient:
-    """The API client, made on first need (reusing files on disk needs no token)."""
+    """The API client, made on first need (reusing files on disk needs no token), sharing
+    the service's rate gate for its host."""
 
-    def __init__(self, client=None):
-        self._client = client
+    def __init__(self, client=None, service: JobService | None = None):
+        self._client, self._service = client, service
 
     def __call__(self):
         if self._client is None:
+            from ..settings import base_url
             from .client import RunComfyClient
-            self._client = RunComfyClient()
+            gate = self._service.gate(base_url()) if self._service is not None else None
+            self._client = RunComfyClient(gate=gate)
         return self._client
 
 

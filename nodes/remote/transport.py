@@ -134,6 +134,10 @@ def never_arrived(exc: requests.RequestException) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
+def err_is_429(error) -> bool:
+    return isinstance(error, ApiError) and error.http_status == 429
+
+
 def header_safe(token: str) -> bool:
     """A token can go in an HTTP header: visible ASCII only (no spaces, line breaks, ü…)."""
     return bool(token) and all(0x21 <= ord(c) <= 0x7e for c in token)
@@ -153,7 +157,7 @@ class Transport:
 
     def __init__(self, base_url: str, token: str, *, policy: RetryPolicy | None = None,
                  timeout=(10, 30), sleep=time.sleep, session: requests.Session | None = None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, gate=None):
         if not header_safe(token):
             raise ConfigError("The RunComfy API token contains spaces, line breaks or characters "
                               "that cannot be sent in an HTTP header, so nothing was sent. Copy "
@@ -168,6 +172,7 @@ class Transport:
         self.session = session or requests.Session()
         self.session.trust_env = False   # no proxies from the environment see the token
         self.calls = 0                   # HTTP attempts made (for tests and benchmarks)
+        self.gate = gate                 # pacing.RateGate shared by every job on this host
 
     def __repr__(self):  # never show the token
         return f"Transport({self.base_url!r})"
@@ -179,8 +184,13 @@ class Transport:
         budget_end = self.clock() + self.policy.submit_budget_s
         last: RunComfyError | None = None
         for attempt in range(attempts):
+            if self.gate is not None:
+                self.gate.wait(submit)
             try:
-                return self._once(method, path, payload, params, submit)
+                data = self._once(method, path, payload, params, submit)
+                if self.gate is not None:
+                    self.gate.passed(submit)
+                return data
             except requests.RequestException as exc:
                 if submit and not never_arrived(exc):
                     raise SubmitUncertain(f"The job submission to RunComfy got no answer "
@@ -189,13 +199,18 @@ class Transport:
                                      f"({clip(redact(str(exc), self._token))}).")
                 retry_after = None
             except ApiError as err:
+                if err.http_status == 429 and self.gate is not None:
+                    self.gate.hold(err.retry_after, submit)     # every job waits, not only this one
                 if not err.retryable:
                     raise
                 last, retry_after = err, err.retry_after
             pause = self.policy.delay(attempt, retry_after)
+            if self.gate is not None and err_is_429(last):      # the gate holds every request:
+                pause = self.gate.remaining()                   # the next wait() sleeps it
             if attempt + 1 >= attempts or (submit and self.clock() + pause > budget_end):
                 break
-            self.sleep(pause)
+            if not (self.gate is not None and err_is_429(last)):
+                self.sleep(pause)
         raise last
 
     def _once(self, method, path, payload, params, submit: bool):

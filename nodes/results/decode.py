@@ -102,7 +102,7 @@ def check_budget(path, n: int, width: int, height: int, total: int, start: int, 
 
 
 def decode_video(path, *, start_frame: int = 0, every_nth: int = 1, frame_cap: int = 0,
-                 progress=None, budget: int | None = None) -> DecodedVideo:
+                 progress=None, budget: int | None = None, ledger=None) -> DecodedVideo:
     """Decode ``path`` into one preallocated float32 [N, H, W, 3] tensor.
 
     Kept frames: index >= start_frame and (index - start_frame) % every_nth == 0, at most
@@ -143,6 +143,8 @@ def decode_video(path, *, start_frame: int = 0, every_nth: int = 1, frame_cap: i
                 n = min(n, frame_cap)
             check_budget(path, n, width, height, total, start_frame, every_nth,
                          result_memory_budget() if budget is None else budget)
+            if ledger is not None:            # the frames of every item of a list, together
+                ledger.reserve(n * height * width * 12, f"{n} frames of {width}x{height}")
             try:
                 out = torch.empty((n, height, width, 3), dtype=torch.float32)
             except (RuntimeError, MemoryError) as exc:

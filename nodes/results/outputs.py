@@ -69,8 +69,8 @@ def output_tooltips(kind: str) -> tuple[str, ...]:
 class Loaded:
     """A job's downloaded files, grouped by kind and decoded on demand (each once)."""
 
-    def __init__(self, entry, files, options: dict, reporter):
-        self.entry, self.options, self.reporter = entry, options, reporter
+    def __init__(self, entry, files, options: dict, reporter, ledger=None):
+        self.entry, self.options, self.reporter, self.ledger = entry, options, reporter, ledger
         by_url = dict(zip(entry.urls, files))
         self.files = {kind: [by_url[u] for u in entry.urls_of(kind) if u in by_url]
                       for kind in ("video", "image", "audio")}
@@ -85,7 +85,8 @@ class Loaded:
         from .decode import decode_video
         o = self.options
         return decode_video(videos[0], start_frame=o["start_frame"], every_nth=o["every_nth_frame"],
-                            frame_cap=o["frame_cap"], progress=self.reporter.decoding)
+                            frame_cap=o["frame_cap"], progress=self.reporter.decoding,
+                            ledger=self.ledger)
 
     @cached_property
     def images(self):
@@ -118,7 +119,7 @@ class Loaded:
         clip = self.clip
         if clip is None or not clip.source_fps:
             return None
-        self.reporter.note("No sound in this result: 'audio' is silence of the video's length")
+        self.reporter.note("No sound in this result: 'audio' is silence of its length")
         return silence(clip.source_frames / clip.source_fps)
 
     @cached_property
@@ -142,10 +143,11 @@ def silence(seconds: float) -> dict:
             "sample_rate": SILENCE_RATE}
 
 
-def build(kind: str, entry, files, options: dict, reporter) -> dict:
-    """The node's outputs for a result: ``{"ui": previews, "result": tuple in RETURN_NAMES order}``."""
+def build(kind: str, entry, files, options: dict, reporter, ledger=None) -> dict:
+    """The node's outputs for a result: ``{"ui": previews, "result": tuple in RETURN_NAMES order}``.
+    ``ledger``: the memory all items of one list run share (batch.py)."""
     from .files import preview
-    loaded = Loaded(entry, files, options, reporter)
+    loaded = Loaded(entry, files, options, reporter, ledger)
     values = {name: OUTPUTS[name].fill(loaded) for name in RETURN_SPECS[kind]}
     missing = [n for n, v in values.items() if v is None]
     if missing:

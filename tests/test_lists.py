@@ -1,0 +1,155 @@
+"""Many jobs at once: list inputs run one job per item, together, checked before paying,
+journaled one by one, under one rate limit and one memory budget.  The node is called the
+way ComfyUI calls an INPUT_IS_LIST node: every input a list."""
+import asyncio
+import logging
+
+import pytest
+import torch
+
+from nodes.comfy.batch import Board, items_of
+from nodes.comfy.factory import default_values
+from nodes.errors import InputError, RunComfyError
+from nodes.remote.service import JobService
+from nodes.spec.registry import build_mappings
+
+WAN21 = "RunComfy_Wan21_ImageToVideo"
+
+
+@pytest.fixture
+def env(sim, monkeypatch):
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
+    monkeypatch.setattr(JobService, "_shared", JobService())     # a fresh pool and rate gate
+    sim.queue_s, sim.run_s = 0.0, 0.5
+    return sim
+
+
+def as_comfyui_passes(cls, **lists):
+    """Every widget and socket as a list, as ComfyUI hands an INPUT_IS_LIST node its inputs."""
+    values = {k: [v] for k, v in default_values(cls).items()}
+    torch.manual_seed(0)
+    values["image"] = [torch.rand(1, 64, 64, 3)]
+    values.update(lists)
+    values["unique_id"] = ["9"]
+    return values
+
+
+def run(cls, **lists):
+    return asyncio.run(cls().run(**as_comfyui_passes(cls, **lists)))
+
+
+def wan21():
+    return build_mappings()[0][WAN21]
+
+
+def test_items_follow_comfyuis_rule_a_shorter_list_repeats_its_last():
+    assert items_of({"a": [1, 2, 3], "b": ["x"], "c": [7, 8]}) == [
+        {"a": 1, "b": "x", "c": 7}, {"a": 2, "b": "x", "c": 8}, {"a": 3, "b": "x", "c": 8}]
+    assert items_of({"a": [1]}) == [{"a": 1}]
+
+
+def test_a_list_runs_one_job_per_item_together_and_returns_them_in_order(env):
+    cls = wan21()
+    assert cls.INPUT_IS_LIST and all(cls.OUTPUT_IS_LIST)
+    frames = [81, 97, 89, 100]
+    out = run(cls, prompt=["a", "b", "c", "d"], number_of_frames=frames)
+    names = dict(zip(cls.RETURN_NAMES, out["result"]))
+    assert names["frame_count"] == frames                        # list order kept
+    assert [f.shape[0] for f in names["frames"]] == frames
+    assert len(env.calls("submit")) == 4
+    jobs = sorted(env.jobs.values(), key=lambda j: j.submitted_at)
+    assert jobs[-1].submitted_at < jobs[0].finishes_at          # all submitted before the first ended
+    assert len(out["ui"]["images"]) == 4
+
+
+def test_one_bad_item_fails_the_node_before_anything_is_paid(env):
+    cls = wan21()
+    with pytest.raises(InputError, match="Item 3 of 4: .*'number_of_frames' is 5000.*Nothing was submitted for any item"):
+        run(cls, prompt=["ok", "ok too", "bad", "fine"], number_of_frames=[81, 81, 5000, 81])
+    assert env.log == []
+
+
+def test_requeueing_a_list_pays_only_for_the_items_that_changed(env):
+    cls = wan21()
+    prompts = [f"scene {i}" for i in range(6)]
+    run(cls, prompt=prompts)
+    assert len(env.calls("submit")) == 6
+    run(cls, prompt=prompts)
+    assert len(env.calls("submit")) == 6                        # all reused
+    changed = prompts[:]
+    changed[1], changed[4] = "scene one, at night", "scene four, in rain"
+    run(cls, prompt=changed)
+    assert len(env.calls("submit")) == 8                        # only the two that changed
+
+
+def test_a_429_storm_pauses_every_job_and_no_submit_is_repeated(env):
+    cls = wan21()
+    env.run_s = 2.0
+    env.fault("429", "result", times=12, retry_after=1)
+    out = run(cls, prompt=[f"storm {i}" for i in range(10)])
+    assert len(out["result"][0]) == 10                          # every job completed
+    assert len(env.calls("submit")) == 10                       # none repeated
+    reads = [e for e in env.log if e["endpoint"] == "result"]
+    first = next(e["time"] for e in reads if e["status"] == 429)
+    inside = [e for e in reads if first + 0.08 < e["time"] < first + 0.95]
+    assert inside == []                                         # all of them waited the Retry-After
+
+
+def test_submits_are_paced_so_a_burst_is_not_a_burst_of_rejections(sim, monkeypatch):
+    from simulator import Simulator
+    limited = Simulator(sim.token, queue_s=0.0, run_s=0.3, max_side=160, submit_rate=5).start()
+    try:
+        monkeypatch.setenv("RUNCOMFY_BASE_URL", limited.base_url)
+        monkeypatch.setenv("RUNCOMFY_API_TOKEN", limited.token)
+        monkeypatch.setattr(JobService, "_shared", JobService())
+        monkeypatch.setenv("RUNCOMFY_MAX_CONCURRENT_JOBS", "32")
+        monkeypatch.setattr(JobService, "_shared", JobService())
+        out = run(wan21(), prompt=[f"burst {i}" for i in range(30)], number_of_frames=[81])
+        submits = limited.calls("submit")
+        accepted = [e for e in submits if not e.get("rate_limited")]
+        assert len(out["result"][0]) == 30 and len(accepted) == 30
+        assert len(submits) - len(accepted) <= 6                # a few, not 30
+    finally:
+        limited.stop()
+
+
+def test_concurrency_is_the_setting_not_the_core_count(env, monkeypatch):
+    monkeypatch.setenv("RUNCOMFY_MAX_CONCURRENT_JOBS", "2")
+    monkeypatch.setattr(JobService, "_shared", JobService())
+    env.run_s = 1.0
+    run(wan21(), prompt=["p1", "p2", "p3", "p4"], number_of_frames=[81])
+    jobs = sorted(env.jobs.values(), key=lambda j: j.submitted_at)
+    assert jobs[2].submitted_at >= min(j.finishes_at for j in jobs[:2]) - 0.05   # waited for a slot
+    assert JobService.shared().pool._max_workers == 2
+
+
+def test_the_results_of_a_list_share_the_memory_budget(env, monkeypatch):
+    # each result: 81 frames of 320x192 ≈ 57 MiB as float; the budget fits two of the three
+    monkeypatch.setenv("RUNCOMFY_MAX_RESULT_GB", str(130 / 1024))
+    with pytest.raises(RunComfyError, match="1 of 3 jobs failed; the other 2 finished.*3 results of "
+                                            "this list together.*frame_cap"):
+        run(wan21(), prompt=["m1", "m2", "m3"])
+    assert len(env.calls("submit")) == 3                        # paid: the jobs stay journaled
+    out = run(wan21(), prompt=["m1", "m2", "m3"], frame_cap=[20])
+    assert [f.shape[0] for f in out["result"][0]] == [20, 20, 20]
+    assert len(env.calls("submit")) == 3                        # reused, not paid again
+
+
+def test_the_node_shows_one_line_for_all_items(env, caplog):
+    caplog.set_level(logging.INFO, logger="runcomfy")
+    JobService.shared().prices().refresh(["wan-ai/wan-2-1/image-to-video"],
+                                         __import__("nodes.remote.client", fromlist=["x"]).RunComfyClient())
+    run(wan21(), prompt=["s1", "s2", "s3"], number_of_frames=[81])
+    lines = [r.getMessage() for r in caplog.records if " jobs: " in r.getMessage()]
+    assert any("3 jobs: 3 waiting" in line for line in lines)
+    assert any("running" in line for line in lines)
+    assert lines[-1].startswith("3 jobs: 3 done · ≈ $")
+
+
+def test_the_board_counts_states_and_the_price():
+    board = Board(None, 4)
+    for i, state in enumerate(["queued", "running", "running", "done"]):
+        board.estimates[i] = 0.8
+        board.states[i] = state
+    assert board.line() == "4 jobs: 1 queued, 2 running, 1 done · ≈ $3.20"
