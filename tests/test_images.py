@@ -13,7 +13,7 @@ from PIL import Image
 
 from nodes.inputs import images
 from nodes.errors import InputError
-from nodes.inputs.images import check_request_size
+from nodes.inputs.request import MAX_REQUEST_BYTES, encode_body as check_request_size
 from nodes.inputs.prepare import prepare_media as prepare_images
 from nodes.spec.schema import parse_model
 
@@ -226,7 +226,7 @@ def test_check_request_size():
     with pytest.raises(InputError, match="MB"):
         check_request_size(body, limit=500)
     with pytest.raises(InputError, match="https:// links"):
-        check_request_size({"img_url": "A" * (images.MAX_REQUEST_BYTES + 1)})
+        check_request_size({"img_url": "A" * (MAX_REQUEST_BYTES + 1)})
 
 
 def test_data_uri_arrives_intact_at_the_service(sim, client, wan22):

@@ -7,7 +7,6 @@ same --user-directory), killed with SIGKILL where the test says so.
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading

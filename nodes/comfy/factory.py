@@ -115,7 +115,7 @@ def media_inputs(f: Field) -> tuple[dict, dict]:
     most = f"up to {f.max_items}" if f.max_items is not None else "any number of"
     sockets = {}
     for i, name in enumerate(f.socket_names(), start=1):
-        need = (f" Item 1 (or URL line 1) is required." if i == 1 and (f.min_items or 0) >= 1 else "")
+        need = (" Item 1 (or URL line 1) is required." if i == 1 and (f.min_items or 0) >= 1 else "")
         batch = " A batch gives one item per image." if f.media == "image" else \
             " A batch gives one item per clip." if f.media == "audio" else ""
         sockets[name] = (kind.socket_type, {"tooltip": tooltip(

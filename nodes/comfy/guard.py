@@ -103,3 +103,19 @@ async def read_json(request: web.Request, max_body: int = MAX_BODY):
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return refuse(400, "Send a JSON body.")
+
+
+def same_origin(handler):
+    """A route handler that answers the ComfyUI page only (see the module docstring)."""
+    async def checked(request: web.Request) -> web.Response:
+        problem = caller_problem(request)
+        return refuse(403, problem) if problem else await handler(request)
+    return checked
+
+
+def json_body(handler):
+    """A route handler that receives the request's JSON body as its second argument."""
+    async def parsed(request: web.Request) -> web.Response:
+        data = await read_json(request)
+        return data if isinstance(data, web.Response) else await handler(request, data)
+    return parsed

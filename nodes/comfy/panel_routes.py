@@ -25,7 +25,7 @@ from ..remote.client import usable_request_id
 from ..remote.journal import PENDING, Entry
 from ..spec.estimate import estimate
 from . import host
-from .guard import caller_problem, read_json, refuse, reply
+from .guard import json_body, refuse, reply, same_origin
 
 log = logging.getLogger("runcomfy")
 JOBS, CANCEL, ESTIMATE, SETTINGS = ("/runcomfy/jobs", "/runcomfy/jobs/cancel", "/runcomfy/estimate",
@@ -86,10 +86,8 @@ def spend() -> dict:
 
 
 # -- handlers -----------------------------------------------------------------------------------
+@same_origin
 async def get_jobs(request: web.Request) -> web.Response:
-    problem = caller_problem(request)
-    if problem:
-        return refuse(403, problem)
     try:
         limit = max(1, min(200, int(request.query.get("limit", "50"))))
     except ValueError:
@@ -103,13 +101,9 @@ async def get_jobs(request: web.Request) -> web.Response:
     return reply({"today": today, "jobs": [job_view(e, now) for e in entries]})
 
 
-async def post_cancel(request: web.Request) -> web.Response:
-    problem = caller_problem(request)
-    if problem:
-        return refuse(403, problem)
-    data = await read_json(request)
-    if isinstance(data, web.Response):
-        return data
+@same_origin
+@json_body
+async def post_cancel(request: web.Request, data) -> web.Response:
     rid = data.get("request_id") if isinstance(data, dict) else None
     if not usable_request_id(rid):
         return refuse(400, 'Send JSON like {"request_id": "..."}.')
@@ -136,13 +130,9 @@ def cancel(request_id: str) -> str:
 
 
 def make_estimate_handler(classes: dict):
-    async def post_estimate(request: web.Request) -> web.Response:
-        problem = caller_problem(request)
-        if problem:
-            return refuse(403, problem)
-        data = await read_json(request)
-        if isinstance(data, web.Response):
-            return data
+    @same_origin
+    @json_body
+    async def post_estimate(request: web.Request, data) -> web.Response:
         if not isinstance(data, dict) or not isinstance(data.get("widgets", {}), dict):
             return refuse(400, 'Send JSON like {"node_type": "...", "widgets": {...}}.')
         spec = getattr(classes.get(str(data.get("node_type"))), "SPEC", None)
@@ -166,18 +156,14 @@ def node_estimate(spec, widgets: dict):
     return estimate(spec, wire, service().prices().get(spec))
 
 
+@same_origin
 async def get_settings(request: web.Request) -> web.Response:
-    problem = caller_problem(request)
-    return refuse(403, problem) if problem else reply(limit_view())
+    return reply(limit_view())
 
 
-async def post_settings(request: web.Request) -> web.Response:
-    problem = caller_problem(request)
-    if problem:
-        return refuse(403, problem)
-    data = await read_json(request)
-    if isinstance(data, web.Response):
-        return data
+@same_origin
+@json_body
+async def post_settings(request: web.Request, data) -> web.Response:
     if not isinstance(data, dict) or "daily_limit_usd" not in data:
         return refuse(400, 'Send JSON like {"daily_limit_usd": 5} (null clears it).')
     value = data["daily_limit_usd"]

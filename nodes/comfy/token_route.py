@@ -14,7 +14,7 @@ from aiohttp import web
 
 from .. import settings
 from ..errors import redact
-from .guard import caller_problem, read_json, refuse, reply
+from .guard import json_body, refuse, reply, same_origin
 
 log = logging.getLogger("runcomfy")
 
@@ -40,18 +40,14 @@ def status() -> dict:
 
 
 # -- handlers -----------------------------------------------------------------------------
+@same_origin
 async def get_token(request: web.Request) -> web.Response:
-    problem = caller_problem(request)
-    return refuse(403, problem) if problem else reply(status())
+    return reply(status())
 
 
-async def post_token(request: web.Request) -> web.Response:
-    problem = caller_problem(request)
-    if problem:
-        return refuse(403, problem)
-    data = await read_json(request)
-    if isinstance(data, web.Response):
-        return data
+@same_origin
+@json_body
+async def post_token(request: web.Request, data) -> web.Response:
     if not isinstance(data, dict) or "token" not in data:
         return refuse(400, 'Send JSON like {"token": "..."}.')
     token = data["token"]
@@ -65,9 +61,9 @@ async def post_token(request: web.Request) -> web.Response:
     return save(token or None)
 
 
+@same_origin
 async def delete_token(request: web.Request) -> web.Response:
-    problem = caller_problem(request)
-    return refuse(403, problem) if problem else save(None)
+    return save(None)
 
 
 def token_problem(token: str) -> str | None:

@@ -19,7 +19,6 @@ import torch
 from PIL import Image
 
 from ..errors import InputError
-from .request import MAX_REQUEST_BYTES, encode_body
 from .media import data_uri
 from .rules import Limits
 
@@ -159,11 +158,3 @@ def save(img: Image.Image, fmt: str, **options) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **options)
     return buf.getvalue()
-
-
-
-
-def check_request_size(body: dict, limit: int = MAX_REQUEST_BYTES) -> bytes:
-    """Refuse a body the service would not take (about 64 MiB at most) before sending; the
-    encoded bytes otherwise."""
-    return encode_body(body, limit=limit)

@@ -113,18 +113,8 @@ class Journal:
     def _prepare(self) -> None:
         """WAL mode (once per file: it cannot change inside a transaction, and changing it
         on every connection fails with 'database is locked'), then the schema."""
-        db = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
-        try:
-            self._set_wal(db)
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                ensure_schema(db)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+        with self._connect(immediate=True, first=self._set_wal) as db:
+            ensure_schema(db)
 
     def _set_wal(self, db) -> None:
         """Switching a fresh file to WAL does not wait on the busy timeout: when another
@@ -157,10 +147,13 @@ class Journal:
                     self.path, why, kept)
 
     @contextmanager
-    def _connect(self, immediate: bool = False):
-        """A connection for one transaction (committed, or rolled back on error), then closed."""
+    def _connect(self, immediate: bool = False, first=None):
+        """A connection for one transaction (committed, or rolled back on error), then closed.
+        ``first(db)`` runs before the transaction begins."""
         db = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
         try:
+            if first is not None:
+                first(db)
             db.execute("PRAGMA synchronous=FULL")
             db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             try:
