@@ -7,9 +7,11 @@ into the pack, so pack updates keep it; ComfyUI shows it as a node after a resta
     python -m nodes.catalog add acme/text-to-video --from-file schema.json
     python -m nodes.catalog list --search wan
 
-``add`` prints where the file went and one line per field that got no widget of its
-own (those are given as JSON text).  Without ``--user-dir`` the ComfyUI user folder is
-found from the pack's place in ``<ComfyUI>/custom_nodes/`` (ComfyUI need not run).
+``add`` stores the catalog's price with the schema, prints where the file went and one
+line for each thing worth knowing: media fields and their sockets, fields given as JSON
+text, rules not checked before the submit, catalog quirks, the outputs.  Without
+``--user-dir`` the ComfyUI user folder is found from the pack's place in
+``<ComfyUI>/custom_nodes/`` (ComfyUI need not run).
 """
 from __future__ import annotations
 
@@ -273,7 +275,7 @@ def list_models(client, search: str = "", page: int = 100) -> list[dict]:
     """Every catalog entry matching ``search`` (GET /v1/models, all pages, no schemas)."""
     found, offset = [], 0
     while True:
-        data = client.transport.request("GET", "/v1/models", params={
+        data = client.models({
             "search": search, "limit": page, "offset": offset, "include_schema": "false"})
         if isinstance(data, list):
             items, total = data, None
