@@ -168,7 +168,10 @@ def test_media_fields_are_found_by_format_first_then_key_then_title():
         "mask_url": {"type": "string", "format": "mask_uri"},                     # not ours
         "style": {"type": "string", "title": "Video", "enum": ["a", "b"]},        # a choice
         "count": {"type": ["integer", "null"], "minimum": 1, "maximum": 4},        # nullable
-        "tags": {"type": "array", "items": {"type": "string"}}}}})
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "first_frame_image": {"type": "string"},                                  # by key suffix
+        "reference_audio_url": {"type": "string", "format": "uri"},
+        "use_image": {"type": "boolean"}}}})
     by_key = {f.key: f for f in spec.fields}
     assert (by_key["image"].media, by_key["image"].kind, by_key["image"].max_items) == ("image", "media_list", 10)
     assert (by_key["refs"].media, by_key["refs"].kind) == ("video", "media_list")
@@ -178,3 +181,5 @@ def test_media_fields_are_found_by_format_first_then_key_then_title():
     assert by_key["mask_url"].media == "" and by_key["mask_url"].kind == "string"
     assert by_key["style"].kind == "combo" and by_key["count"].kind == "int"
     assert by_key["tags"].kind == "json"
+    assert (by_key["first_frame_image"].media, by_key["reference_audio_url"].media) == ("image", "audio")
+    assert by_key["use_image"].kind == "bool"

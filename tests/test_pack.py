@@ -298,3 +298,33 @@ def test_loading_the_pack_leaves_the_heavy_parts_for_the_first_run():
     for heavy in ("comfy.runner", "results.decode", "inputs.images", "results.images",
                   "inputs.video", "results.audio"):
         assert f"pack-x.nodes.{heavy}'" not in loaded, heavy
+
+
+def test_nodes_keep_every_widget_socket_and_output_they_had_before_media_kinds():
+    """tests/fixtures/nodes_before_media_kinds.json: every node as pack 0.1 defined it (names,
+    types, defaults, ranges, order).  Widgets and sockets stay exactly; outputs and combo
+    choices may only grow at the end."""
+    before = json.loads((Path(__file__).parent / "fixtures" / "nodes_before_media_kinds.json").read_text())
+    now = build_mappings(tools=True)[0]
+    for node_id, old in before.items():
+        cls = now[node_id]
+        spec = cls.INPUT_TYPES()
+
+        def shape(entry):
+            typ, opts = entry[0], (entry[1] if len(entry) > 1 else {})
+            d = {"type": typ if isinstance(typ, str) else "COMBO"}
+            if isinstance(typ, list):
+                d["choices"] = typ
+            d.update({k: opts[k] for k in ("default", "min", "max", "multiline", "control_after_generate")
+                      if k in opts})
+            return d
+        required = [[n, shape(s)] for n, s in spec["required"].items()]
+        assert [n for n, _ in required][:len(old["required"])] == [n for n, _ in old["required"]], node_id
+        for (name, new), (_, was) in zip(required, old["required"]):
+            if "choices" in was:                        # choices may grow at the end only
+                assert new.pop("choices")[:len(was["choices"])] == was["choices"], (node_id, name)
+                was = {k: v for k, v in was.items() if k != "choices"}
+            assert new == was, (node_id, name)
+        assert [[n, shape(s)] for n, s in spec.get("optional", {}).items()] == old["optional"], node_id
+        assert list(cls.RETURN_NAMES[:len(old["return_names"])]) == old["return_names"], node_id
+        assert list(cls.RETURN_TYPES[:len(old["return_types"])]) == old["return_types"], node_id
