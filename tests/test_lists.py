@@ -153,3 +153,29 @@ def test_the_board_counts_states_and_the_price():
         board.estimates[i] = 0.8
         board.states[i] = state
     assert board.line() == "4 jobs: 1 queued, 2 running, 1 done · ≈ $3.20"
+
+
+def test_the_job_pool_is_bounded_daemon_threads_that_hand_back_errors():
+    import threading
+    import time as _time
+    from nodes.remote.pool import DaemonPool
+    pool = DaemonPool(3)
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def job(k):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        _time.sleep(0.1)
+        with lock:
+            running[0] -= 1
+        if k == 4:
+            raise ValueError("item 4 failed")
+        return k * 2
+
+    futures = [pool.submit(job, k) for k in range(8)]
+    assert [f.result(5) for f in futures if f is not futures[4]] == [0, 2, 4, 6, 10, 12, 14]
+    with pytest.raises(ValueError, match="item 4 failed"):
+        futures[4].result(5)
+    assert peak[0] == 3 and len(pool._threads) == 3
+    assert all(t.daemon for t in pool._threads)     # exit never waits for a polling job

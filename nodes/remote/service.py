@@ -112,11 +112,11 @@ class JobService:
     def pool(self):
         """The threads jobs run in: RUNCOMFY_MAX_CONCURRENT_JOBS of them (default 16), so
         waiting jobs never queue behind Python's default pool (cores + 4)."""
-        from concurrent.futures import ThreadPoolExecutor
         from ..settings import max_concurrent_jobs
+        from .pool import DaemonPool
         with self._guard:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_concurrent_jobs(), thread_name_prefix="runcomfy-job")
+                self._pool = DaemonPool(max_concurrent_jobs())
             return self._pool
 
     def gate(self, base_url: str) -> RateGate:
