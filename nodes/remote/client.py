@@ -143,3 +143,17 @@ class RunComfyClient:
 
     def model(self, model_id: str) -> dict:
         return self.transport.request("GET", "/v1/models/" + quote(model_id, safe="/"))
+
+
+class LazyClient:
+    """The API client, made on first need (reusing files on disk needs no token), with the
+    rate gate its host shares with every other job (``gate_for(base_url)``)."""
+
+    def __init__(self, client=None, gate_for=None):
+        self._client, self._gate_for = client, gate_for
+
+    def __call__(self) -> RunComfyClient:
+        if self._client is None:
+            gate = self._gate_for(settings.base_url()) if self._gate_for is not None else None
+            self._client = RunComfyClient(gate=gate)
+        return self._client

@@ -229,3 +229,19 @@ def billing(data: dict, ran: bool) -> tuple[float | None, str]:
         return None, "It failed before it ran, so it should not be billed (RunComfy did not say)."
     return None, ("RunComfy did not say whether it was billed; it ran, so check your usage on "
                   "runcomfy.com.")
+
+
+class Silent:
+    """A reporter for background work: says nothing."""
+
+    def event(self, e):
+        pass
+
+    def say(self, stage, text):
+        pass
+
+    def note(self, text):
+        pass
+
+    def downloading(self, received, total):
+        pass

@@ -348,3 +348,24 @@ def is_corrupt(e: sqlite3.DatabaseError) -> bool:
 @contextmanager
 def _nolock():
     yield
+
+
+def quietly(fn, *args, default=None):
+    """A journal write that must not stop a paid job from being fetched: logged, not raised."""
+    try:
+        return fn(*args)
+    except JournalError as e:
+        log.warning("RunComfy: %s", e)
+        return default
+
+
+def recording_events(journal: Journal, rid: str, on_event):
+    """Job events go to ``on_event``, and each change of stage to the journal."""
+    last = {"stage": None}
+
+    def handle(e):
+        if e.stage in ("queued", "running") and e.stage != last["stage"]:
+            last["stage"] = e.stage
+            quietly(journal.set_status, rid, e.stage)
+        on_event(e)
+    return handle

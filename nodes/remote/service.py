@@ -31,8 +31,10 @@ from ..comfy import host
 from .client import safe_id
 from ..errors import (ApiError, DownloadError, JobFailed, RunComfyError, SubmitUncertain,
                       add_sentence, clip)
-from .job import Event, JobCancelled, JobRunner
-from .journal import PENDING, SUBMITTING, UNCERTAIN, Entry, Journal, JournalError
+from .job import JobCancelled, JobRunner, Silent
+from .client import LazyClient
+from .journal import (PENDING, SUBMITTING, UNCERTAIN, Entry, Journal, JournalError, quietly,
+                      recording_events)
 from .locks import KeyedLocks
 from .money import billed_sentence, spend_check
 from .pacing import RateGate
@@ -124,8 +126,8 @@ class JobService:
         with self._guard:
             return self._gates.setdefault(base_url.rstrip("/"), RateGate())
 
-    def clients(self, client=None) -> "LazyClient":
-        return LazyClient(client, self)
+    def clients(self, client=None) -> LazyClient:
+        return LazyClient(client, self.gate)
 
     def prices(self):
         """The price book (catalog prices cached in the user folder) of the current user folder."""
@@ -230,15 +232,15 @@ class JobService:
         try:
             rid = runner.submit(ticket.model_id, payload, getattr(est, "text", "") if est else "")
         except SubmitUncertain as e:
-            _quietly(journal.mark_uncertain, entry.id, clip(str(e).split(";")[0], 200))
+            quietly(journal.mark_uncertain, entry.id, clip(str(e).split(";")[0], 200))
             raise
         except RunComfyError as e:                 # refused or never sent: nothing was paid
-            _quietly(journal.release, entry.id, clip(str(e), 500))
+            quietly(journal.release, entry.id, clip(str(e), 500))
             if "charged" not in str(e) and "nothing was sent" not in str(e):
                 add_sentence(e, "Not billed: RunComfy did not create the job.")
             raise
         except BaseException as e:                 # interrupted mid-submit: outcome unknown
-            _quietly(journal.mark_uncertain, entry.id, f"The submit was interrupted ({type(e).__name__})")
+            quietly(journal.mark_uncertain, entry.id, f"The submit was interrupted ({type(e).__name__})")
             raise
         entry.request_id, entry.status = rid, "submitted"
         try:
@@ -254,26 +256,26 @@ class JobService:
              *, cancel_on_interrupt: bool = True) -> Entry:
         """Poll a submitted job to its end; Cancel becomes ComfyUI's interrupt here, for every node."""
         rid = entry.request_id
-        runner = JobRunner(client, on_event=_recording(journal, rid, reporter.event),
+        runner = JobRunner(client, on_event=recording_events(journal, rid, reporter.event),
                            should_cancel=should_cancel, run_timeout_s=run_timeout_s())
         try:
             result = runner.wait(rid, cancel_on_interrupt=cancel_on_interrupt)
         except JobCancelled as e:
             if cancel_on_interrupt:      # else we only stopped waiting: the job is unchanged
-                _quietly(journal.set_status, rid, "not_cancellable" if e.billed else "cancelled")
+                quietly(journal.set_status, rid, "not_cancellable" if e.billed else "cancelled")
                 if e.billed:
                     self.keep_in_background(client, rid)
             host.raise_interrupt()
         except JobFailed as e:
-            _quietly(journal.set_status, rid, e.status or "failed", clip(str(e), 500), e.cost)
+            quietly(journal.set_status, rid, e.status or "failed", clip(str(e), 500), e.cost)
             raise
         except ApiError as e:
             if e.code != 404001:
                 raise
-            _quietly(journal.set_status, rid, "expired", clip(str(e), 500))
+            quietly(journal.set_status, rid, "expired", clip(str(e), 500))
             raise RunComfyError(f"RunComfy no longer knows request {safe_id(rid)} (expired). Press "
                                 "Queue again to submit these inputs anew (a new, paid job).") from None
-        _quietly(journal.record_outputs, rid, result.outputs, result.cost)
+        quietly(journal.record_outputs, rid, result.outputs, result.cost)
         entry.status, entry.outputs, entry.cost = "completed", result.outputs, result.cost
         return journal.get(rid) or entry
 
@@ -291,8 +293,8 @@ class JobService:
                 if files:
                     return current, files
                 if current.owner and current.owner != self.owner and self._owner_dead(current.owner):
-                    _quietly(journal.end_fetch, rid, current.owner)   # its download died with it
-                if _quietly(journal.lease_fetch, rid, self.owner, time.time() + FETCH_LEASE_S,
+                    quietly(journal.end_fetch, rid, current.owner)   # its download died with it
+                if quietly(journal.lease_fetch, rid, self.owner, time.time() + FETCH_LEASE_S,
                             default=True):
                     break
                 if should_cancel():
@@ -309,18 +311,18 @@ class JobService:
                 files = fetch_all(clients(), current.urls, current.model_id, rid,
                                   progress=self._renewing(journal, rid, reporter))
             except DownloadError as e:
-                _quietly(journal.end_fetch, rid, self.owner)
+                quietly(journal.end_fetch, rid, self.owner)
                 raise add_sentence(e, billed_sentence(current)) from None
             except BaseException:
-                _quietly(journal.end_fetch, rid, self.owner)
+                quietly(journal.end_fetch, rid, self.owner)
                 raise
-            _quietly(journal.record_files, rid, files)
+            quietly(journal.record_files, rid, files)
             current.files = [str(f) for f in files]
             return current, files
 
     def forget_files(self, request_id: str) -> None:
         """The files are damaged: keep them on disk, but download again on the next run."""
-        _quietly(self.journal().record_files, request_id, [])
+        quietly(self.journal().record_files, request_id, [])
 
     def _renewing(self, journal: Journal, rid: str, reporter):
         """Download progress that also keeps this process's lease alive."""
@@ -329,7 +331,7 @@ class JobService:
         def progress(received, total):
             if time.monotonic() - state["renewed"] > FETCH_LEASE_S / 3:
                 state["renewed"] = time.monotonic()
-                _quietly(journal.lease_fetch, rid, self.owner, time.time() + FETCH_LEASE_S)
+                quietly(journal.lease_fetch, rid, self.owner, time.time() + FETCH_LEASE_S)
             if reporter is not None:
                 reporter.downloading(received, total)
         return progress
@@ -342,7 +344,7 @@ class JobService:
         def work():
             try:
                 entry = journal.get(request_id) or Entry(0, request_id, "", "unknown/model", "submitted", 0)
-                entry = self.wait(journal, client, entry, _Quiet(), lambda: False,
+                entry = self.wait(journal, client, entry, Silent(), lambda: False,
                                   cancel_on_interrupt=False)
                 _, files = self.fetch_files(journal, self.clients(client), entry, None, lambda: False)
                 log.info("RunComfy: kept the result of cancelled-but-billed request %s: %s",
@@ -369,56 +371,3 @@ class JobService:
             if time.monotonic() > end:
                 return False
             threads[0].join(max(0.0, end - time.monotonic()))
-
-
-class LazyClient:
-    """The API client, made on first need (reusing files on disk needs no token), sharing
-    the service's rate gate for its host."""
-
-    def __init__(self, client=None, service: JobService | None = None):
-        self._client, self._service = client, service
-
-    def __call__(self):
-        if self._client is None:
-            from ..settings import base_url
-            from .client import RunComfyClient
-            gate = self._service.gate(base_url()) if self._service is not None else None
-            self._client = RunComfyClient(gate=gate)
-        return self._client
-
-
-class _Quiet:
-    """A reporter for background work: says nothing."""
-
-    def event(self, e):
-        pass
-
-    def say(self, stage, text):
-        pass
-
-    def note(self, text):
-        pass
-
-    def downloading(self, received, total):
-        pass
-
-
-def _recording(journal: Journal, rid: str, on_event):
-    """Job events go to the node, and each change of stage to the journal."""
-    last = {"stage": None}
-
-    def handle(e: Event):
-        if e.stage in ("queued", "running") and e.stage != last["stage"]:
-            last["stage"] = e.stage
-            _quietly(journal.set_status, rid, e.stage)
-        on_event(e)
-    return handle
-
-
-def _quietly(fn, *args, default=None):
-    """A journal write that must not stop a paid job from being fetched: logged, not raised."""
-    try:
-        return fn(*args)
-    except JournalError as e:
-        log.warning("RunComfy: %s", e)
-        return default
