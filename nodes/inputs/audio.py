@@ -19,6 +19,7 @@ import torch
 from ..errors import InputError
 from .media import BY_NAME, data_uri
 
+AUDIO = BY_NAME["audio"]
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 AAC_RATE = 44100
 
@@ -31,12 +32,12 @@ def encode_item(item, ctx) -> str:
     if problem:
         raise InputError(f"{ctx.who}: input '{name}' is {seconds:.2f} s long: {problem} Allowed: "
                          f"{ctx.limits.bounds('duration')}. Trim it first.")
-    budget, why = byte_budget(ctx, "audio/wav")
+    budget, why = AUDIO.byte_budget(ctx.limits, "audio/wav")
     data = wav_bytes(samples, rate)
     if len(data) <= budget:
         return data_uri(data, "audio/wav")
     wav_size = len(data)
-    budget, why = byte_budget(ctx, "audio/mpeg")
+    budget, why = AUDIO.byte_budget(ctx.limits, "audio/mpeg")
     data = mp3_bytes(samples, rate)
     if len(data) <= budget:
         ctx.notes.append(f"{name}: sent as MP3 (192 kbit/s): as WAV it would be {wav_size / 1e6:.1f} MB, "
@@ -62,15 +63,6 @@ def clip_of(who: str, name: str, audio) -> tuple[np.ndarray, int]:
                          "takes one clip per job; pick one first. The node never starts several "
                          "paid jobs on its own.")
     return wave_t[0].numpy(), rate
-
-
-def byte_budget(ctx, mime: str) -> tuple[int, str]:
-    prefix = len(f"data:{mime};base64,")
-    inline = (BY_NAME["audio"].inline_max - prefix) // 4 * 3
-    model = ctx.limits.max_bytes
-    if model is not None and model - 1 <= inline:
-        return model - 1, f"the model's {model / 1e6:g} MB limit"
-    return inline, f"the {inline / 1e6:.1f} MB limit for audio sent inline (16 MiB as base64)"
 
 
 def wav_bytes(samples: np.ndarray, rate: int) -> bytes:

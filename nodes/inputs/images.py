@@ -19,10 +19,11 @@ import torch
 from PIL import Image
 
 from ..errors import InputError
-from .media import data_uri
+from .media import BY_NAME, data_uri
 from .rules import Limits
 
-DATA_URI_MAX = 6 * 1024 * 1024         # one data URI, counted on the base64 string
+IMAGE = BY_NAME["image"]
+DATA_URI_MAX = IMAGE.inline_max        # one data URI, counted on the base64 string (6 MiB)
 # compress_level 1: bench/bench_encode.py on a noisy 1920x1080 frame gives 0.28 s / 3.26 MB,
 # against 1.15-1.35 s / 2.75 MB for PIL's default (level 6): 4-5x faster for 19% more bytes;
 # levels 2-3 save only 1-3% more bytes for 15-45% more time.  Level 0 (stored, 6.2 MB) would
@@ -123,24 +124,14 @@ def bounds_text(lim: Limits) -> str:
     return f"width {rng(lim.min_w, lim.max_w)} px, height {rng(lim.min_h, lim.max_h)} px"
 
 
-def byte_budget(lim: Limits, mime: str) -> tuple[int, str]:
-    """(largest allowed file size, how to say it) for one image sent as a data URI."""
-    prefix = len(f"data:{mime};base64,")
-    inline = (DATA_URI_MAX - prefix) // 4 * 3
-    model = lim.max_bytes - 1 if lim.max_bytes is not None else None
-    if model is not None and model <= inline:
-        return model, f"the model's {lim.max_bytes / 1e6:g} MB limit"
-    return inline, f"the {inline / 1e6:.1f} MB limit for an image sent inline (6 MiB as base64)"
-
-
 def encode(who, name, img: Image.Image, lim: Limits, notes: list) -> str:
     """PNG if it fits the byte budget, else JPEG at the highest quality that fits."""
     data = save(img, "PNG", compress_level=PNG_LEVEL)
-    budget, why = byte_budget(lim, "image/png")
+    budget, why = IMAGE.byte_budget(lim, "image/png")
     if len(data) <= budget:
         return data_uri(data, "image/png")
     png_size = len(data)
-    budget, why = byte_budget(lim, "image/jpeg")
+    budget, why = IMAGE.byte_budget(lim, "image/jpeg")
     rgb = flatten(img) if img.mode == "RGBA" else img
     for q in JPEG_QUALITIES:
         data = save(rgb, "JPEG", quality=q)

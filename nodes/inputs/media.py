@@ -39,6 +39,17 @@ class MediaKind:
     what: str                    # "an image", for sentences
     connect_hint: str            # what to connect, for sentences
 
+    def byte_budget(self, limits, mime: str) -> tuple[int, str]:
+        """(largest file that may be sent as a ``mime`` data URI, how to say that limit): the
+        lower of this kind's inline limit (counted on the base64 string) and the model's
+        ``file_size_mb<`` rule."""
+        inline = (self.inline_max - len(f"data:{mime};base64,")) // 4 * 3
+        model = limits.max_bytes
+        if model is not None and model - 1 <= inline:
+            return model - 1, f"the model's {model / 1e6:g} MB limit"
+        return inline, (f"the {inline / 1e6:.1f} MB limit for {self.what} sent inline "
+                        f"({self.inline_max // MiB} MiB as base64)")
+
     def encode(self, item, ctx) -> str:
         return _load(self.encoder)(item, ctx)
 
@@ -128,11 +139,6 @@ def kind_of_data_uri(link: str) -> str | None:
 
 def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
-
-
-def data_uri_size(n_bytes: int, mime: str) -> int:
-    """Length of the data URI of a file of ``n_bytes``."""
-    return len(f"data:{mime};base64,") + 4 * -(-n_bytes // 3)
 
 
 def _load(path: str):

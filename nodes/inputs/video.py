@@ -23,8 +23,9 @@ import torch
 
 from ..errors import InputError
 from .audio import add_audio
-from .media import BY_NAME, data_uri, data_uri_size
+from .media import BY_NAME, data_uri
 
+VIDEO = BY_NAME["video"]
 PRESET = "veryfast"
 CRF_STEPS = (20, 26, 32)          # tried in turn until the file fits the size limit
 CHUNK = 8                         # frames converted to uint8 at a time (bounds extra memory)
@@ -102,7 +103,7 @@ def encode_video_input(ctx, name: str, video) -> str:
     size = fitted(ctx, name, info.width, info.height)
     raw = read_bytes(source)
     mime = CONTAINERS.get(info.container)
-    budget = byte_budget(ctx, mime or "video/mp4")
+    budget, _ = VIDEO.byte_budget(ctx.limits, mime or "video/mp4")
     if mime and info.codec in CODECS and size == (info.width, info.height) and len(raw) <= budget:
         return data_uri(raw, mime)
     why = ("scaled to fit the model's pixel limits" if size != (info.width, info.height)
@@ -256,21 +257,13 @@ def fitted(ctx, name, w: int, h: int) -> tuple[int, int]:
     return nw, nh
 
 
-def byte_budget(ctx, mime: str) -> int:
-    """Largest file that fits both the inline limit (on the base64 string) and the rule."""
-    inline = (BY_NAME["video"].inline_max - len(f"data:{mime};base64,")) // 4 * 3
-    model = ctx.limits.max_bytes
-    return min(inline, model - 1) if model is not None else inline
-
-
 def fit_size(ctx, name, make) -> tuple[bytes, int]:
     """Encode at the CRF steps until the file fits the byte budget."""
-    budget = byte_budget(ctx, "video/mp4")
+    budget, why = VIDEO.byte_budget(ctx.limits, "video/mp4")
     for crf in CRF_STEPS:
         data = make(crf)
         if len(data) <= budget:
             return data, crf
     raise InputError(f"{ctx.who}: input '{name}' is {len(data) / 1e6:.1f} MB as H.264 even at CRF "
-                     f"{CRF_STEPS[-1]}, over the {budget / 1e6:.1f} MB a video may be "
-                     f"(data URI {data_uri_size(budget, 'video/mp4') / 2**20:.0f} MiB). Shorten it, "
-                     "make it smaller, or give an https:// link.")
+                     f"{CRF_STEPS[-1]}, over {why}. Shorten it, make it smaller, or give an "
+                     "https:// link.")
