@@ -89,22 +89,31 @@ def flatten(img: Image.Image) -> Image.Image:
 def fit_pixels(who, name, img: Image.Image, lim: Limits, fit: bool, notes: list) -> Image.Image:
     """Resize minimally (aspect kept) into the pixel bounds, or say which rule fails."""
     w, h = img.size
-    broken = lim.check("width", w) or lim.check("height", h)
-    if not broken:
+    nw, nh = size_to_send(who, name, w, h, lim, fit)
+    if (nw, nh) == (w, h):
         return img
-    if not fit:
-        raise InputError(f"{who}: input '{name}' is {w}x{h} px: "
-                         f"{broken} Turn on 'fit_image_to_limits' or resize it.")
-    nw, nh = fitted_size(w, h, lim)
-    if (lim.max_w is not None and nw > lim.max_w) or (lim.max_h is not None and nh > lim.max_h) \
-            or nw < lim.min_w or nh < lim.min_h:
-        raise InputError(
-            f"{who}: input '{name}' is {w}x{h} px, an aspect ratio that cannot "
-            f"fit the model's limits ({bounds_text(lim)}) by resizing alone. Crop it first.")
     verb = "downscaled" if nw < w else "upscaled"
     notes.append(f"{name}: {verb} {w}x{h} → {nw}x{nh} to fit the model's limits "
                  f"({bounds_text(lim)}).")
     return img.resize((nw, nh), Image.LANCZOS)
+
+
+def size_to_send(who, name, w: int, h: int, lim: Limits, fit: bool) -> tuple[int, int]:
+    """(w, h) when it is within the pixel bounds, else the minimal rescale into them (aspect
+    kept) when ``fit`` allows; otherwise InputError saying which rule fails.  Images and
+    videos both go through here."""
+    broken = lim.check("width", w) or lim.check("height", h)
+    if not broken:
+        return w, h
+    if not fit:
+        raise InputError(f"{who}: input '{name}' is {w}x{h} px: "
+                         f"{broken} Turn on 'fit_image_to_limits' or resize it.")
+    nw, nh = fitted_size(w, h, lim)
+    if lim.check("width", nw) or lim.check("height", nh):
+        raise InputError(
+            f"{who}: input '{name}' is {w}x{h} px, an aspect ratio that cannot "
+            f"fit the model's limits ({bounds_text(lim)}) by resizing alone. Crop it first.")
+    return nw, nh
 
 
 def fitted_size(w: int, h: int, lim: Limits) -> tuple[int, int]:

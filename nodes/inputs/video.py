@@ -242,19 +242,8 @@ def check_time_and_shape(ctx, name, w: int, h: int, seconds: float, what: str) -
 
 def fitted(ctx, name, w: int, h: int) -> tuple[int, int]:
     """The size to send: as is, or scaled minimally into the pixel bounds (when allowed)."""
-    from .images import fitted_size
-    lim = ctx.limits
-    broken = lim.check("width", w) or lim.check("height", h)
-    if not broken:
-        return w, h
-    if not ctx.fit:
-        raise InputError(f"{ctx.who}: input '{name}' is {w}x{h} px: {broken} Turn on "
-                         "'fit_image_to_limits' or resize it.")
-    nw, nh = fitted_size(w, h, lim)
-    if lim.check("width", nw) or lim.check("height", nh):
-        raise InputError(f"{ctx.who}: input '{name}' is {w}x{h} px, an aspect ratio that cannot fit "
-                         "the model's pixel limits by scaling alone. Crop it first.")
-    return nw, nh
+    from .images import size_to_send
+    return size_to_send(ctx.who, name, w, h, ctx.limits, ctx.fit)
 
 
 def fit_size(ctx, name, make) -> tuple[bytes, int]:
