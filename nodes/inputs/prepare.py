@@ -7,15 +7,12 @@ encoding anything, and checks the item counts (minItems / maxItems, required) fi
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from ..errors import InputError
 from .media import BY_NAME, kind_of_data_uri
 from .rules import Limits, read_limits
 
-FPS_KEYS = ("fps", "frames_per_second", "frame_rate", "framerate")
-DEFAULT_FPS = 16.0
 
 
 @dataclass
@@ -154,14 +151,9 @@ def check_count(spec, f, count: int) -> None:
 
 
 def model_fps(spec, values: dict) -> float:
-    """The fps an IMAGE batch is encoded at: the model's own fps widget, else 16."""
-    for f in spec.fields:
-        bare = re.sub(r"^\d+_", "", f.key).lower()
-        if bare in FPS_KEYS and f.kind in ("int", "float", "combo"):
-            try:
-                fps = float(values.get(f.name, f.default))
-            except (TypeError, ValueError):
-                continue
-            if 1 <= fps <= 240:
-                return fps
-    return DEFAULT_FPS
+    """The fps an IMAGE batch is encoded at: the model's own fps widget (read the way the
+    estimator reads it), else 16."""
+    from ..spec.estimate import DEFAULT_FPS, FPS_KEYS, first, named
+    wire = {f.key: values[f.name] for f in spec.fields if f.name in values and not f.media}
+    fps = first(named(spec, wire), FPS_KEYS)
+    return fps if fps is not None and 1 <= fps <= 240 else DEFAULT_FPS

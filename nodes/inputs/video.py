@@ -39,9 +39,7 @@ class Probe:
     codec: str
     width: int
     height: int
-    fps: float
     duration: float
-    has_audio: bool
 
 
 def encode_item(item, ctx) -> str:
@@ -175,8 +173,7 @@ def probe(source, ctx, name) -> Probe:
             fmt = container.format.name.split(",")
             kind = "mp4" if "mp4" in fmt else "mov" if "mov" in fmt else "webm" if "webm" in fmt else fmt[0]
             return Probe(kind, stream.codec_context.name, stream.codec_context.width,
-                         stream.codec_context.height, float(stream.average_rate or 0), duration,
-                         bool(container.streams.audio))
+                         stream.codec_context.height, duration)
     except av.error.FFmpegError as e:
         raise InputError(f"{ctx.who}: input '{name}' is not a readable video ({e}).") from None
     finally:
