@@ -126,6 +126,8 @@ GB = 1024 ** 3
 
 
 def _env_number(name: str, default: float) -> float:
+    """A positive number from the environment, else from the config file (the same name
+    without ``RUNCOMFY_``, lower case, as ``timeout_min``), else ``default``."""
     raw = os.environ.get(name, "").strip() or str(read_config().get(name.lower().replace("runcomfy_", ""), ""))
     try:
         value = float(raw) if raw else default

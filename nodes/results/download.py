@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import math
 import os
 import threading
 import time
@@ -68,12 +67,9 @@ def shown(url: str) -> str:
 
 
 def deadline_s() -> float:
-    raw = os.environ.get(DEADLINE_ENV, "").strip()
-    try:
-        value = float(raw) * 60 if raw else DEFAULT_DEADLINE_S
-    except ValueError:
-        value = DEFAULT_DEADLINE_S
-    return value if value > 0 and math.isfinite(value) else DEFAULT_DEADLINE_S
+    """Seconds all attempts of one download may take: RUNCOMFY_DOWNLOAD_TIMEOUT_MIN, default 30."""
+    from ..settings import _env_number
+    return _env_number(DEADLINE_ENV, DEFAULT_DEADLINE_S / 60) * 60
 
 
 def is_loopback(host: str) -> bool:
