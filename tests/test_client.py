@@ -37,6 +37,37 @@ def test_retry_after_is_honoured(sim):
     assert delays == [7.0, 7.0]
 
 
+def test_429s_do_not_use_up_the_tries_of_a_read(sim):
+    delays = []
+    client = RunComfyClient(sim.base_url, sim.token, sleep=delays.append,
+                            policy=RetryPolicy(attempts=3, base_delay=0.01))
+    rid = submit_one(client)
+    sim.fault("429", "status", times=5, retry_after=1)
+    assert client.status(rid)["request_id"] == rid               # 5 waits, although only 3 tries
+    assert len(sim.calls("status")) == 6 and delays == [1.0] * 5
+
+
+def test_a_rate_limit_longer_than_its_budget_ends_with_the_service_sentence(sim):
+    delays = []
+    client = RunComfyClient(sim.base_url, sim.token, sleep=delays.append,
+                            policy=RetryPolicy(rate_limit_budget_s=0.5))
+    rid = submit_one(client)
+    sim.fault("429", "status", times=-1, retry_after=2)
+    with pytest.raises(ApiError, match="rate limiting"):
+        client.status(rid)
+    assert len(sim.calls("status")) == 1 and delays == []       # a 2 s wait would pass the budget
+
+
+def test_a_retry_after_of_zero_cannot_spin_forever(sim):
+    client = RunComfyClient(sim.base_url, sim.token, sleep=lambda s: None,
+                            policy=RetryPolicy(rate_limited_tries=7))
+    rid = submit_one(client)
+    sim.fault("429", "status", times=-1, retry_after=0)
+    with pytest.raises(ApiError, match="rate limiting"):
+        client.status(rid)
+    assert len(sim.calls("status")) == 7
+
+
 def test_500s_and_dropped_connections_on_reads_are_retried(sim, client):
     rid = submit_one(client)
     sim.fault("500", "result", times=2)

@@ -36,12 +36,14 @@ MAYBE_BILLED = ("a job may have been created and billed. Check your requests on 
 
 @dataclass
 class RetryPolicy:
-    attempts: int = 6          # total tries for reads
-    submit_attempts: int = 4   # total tries for a submit that surely never arrived
+    attempts: int = 6          # tries for reads that failed (5xx, dropped connection)
+    submit_attempts: int = 4   # tries for a submit that surely never arrived (429s aside)
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_retry_after: float = 60.0
     submit_budget_s: float = 120.0   # a submit (all its tries) ends within this; journal claims rely on it
+    rate_limit_budget_s: float = 300.0   # a read answered 429 keeps waiting its Retry-After this long
+    rate_limited_tries: int = 60     # and at most this many 429s (a Retry-After of 0 cannot spin)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
@@ -178,12 +180,18 @@ class Transport:
         return f"Transport({self.base_url!r})"
 
     def request(self, method: str, path: str, *, body=None, params=None, submit: bool = False):
-        """One call with its retry rule; ``body`` is a JSON value or already-encoded bytes."""
+        """One call with its retry rule; ``body`` is a JSON value or already-encoded bytes.
+
+        A 429 is the service asking to wait, not a failure: it does not use up the tries
+        (with ten jobs sharing one rate gate, a storm of 429s would otherwise fall on
+        whichever job happens to ask first after each pause).  Waiting is bounded in time
+        instead: ``rate_limit_budget_s`` for a read, ``submit_budget_s`` for a submit."""
         payload = None if body is None else body if isinstance(body, bytes) else encode_json(body)
         attempts = self.policy.submit_attempts if submit else self.policy.attempts
-        budget_end = self.clock() + self.policy.submit_budget_s
-        last: RunComfyError | None = None
-        for attempt in range(attempts):
+        started = self.clock()
+        budget_end = started + (self.policy.submit_budget_s if submit else self.policy.rate_limit_budget_s)
+        failures = limited = 0
+        while True:
             if self.gate is not None:
                 self.gate.wait(submit)
             try:
@@ -204,14 +212,20 @@ class Transport:
                 if not err.retryable:
                     raise
                 last, retry_after = err, err.retry_after
-            pause = self.policy.delay(attempt, retry_after)
-            if self.gate is not None and err_is_429(last):      # the gate holds every request:
-                pause = self.gate.remaining()                   # the next wait() sleeps it
-            if attempt + 1 >= attempts or (submit and self.clock() + pause > budget_end):
-                break
-            if not (self.gate is not None and err_is_429(last)):
+            if err_is_429(last):
+                limited += 1
+                pause = self.gate.remaining() if self.gate is not None else \
+                    self.policy.delay(limited - 1, retry_after)
+                out_of_budget = (limited >= self.policy.rate_limited_tries
+                                 or self.clock() + pause > budget_end)
+            else:
+                failures += 1
+                pause = self.policy.delay(failures - 1, retry_after)
+                out_of_budget = failures >= attempts or (submit and self.clock() + pause > budget_end)
+            if out_of_budget:
+                raise last
+            if not (self.gate is not None and err_is_429(last)):  # the gate's wait() sleeps a 429
                 self.sleep(pause)
-        raise last
 
     def _once(self, method, path, payload, params, submit: bool):
         headers = {"Authorization": f"Bearer {self._token}", "User-Agent": USER_AGENT,

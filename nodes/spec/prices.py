@@ -128,7 +128,7 @@ class PriceBook:
         from ..remote.client import RunComfyClient
         from ..remote.transport import RetryPolicy
         try:
-            client = RunComfyClient(policy=RetryPolicy(attempts=2), timeout=(5, 10))
+            client = RunComfyClient(policy=RetryPolicy(attempts=2, rate_limit_budget_s=30), timeout=(5, 10))
         except RunComfyError:
             return None
         ids = sorted(set(model_ids))
