@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -25,6 +26,16 @@ from .handler import Handler
 from .jobs import JOB_FAULTS, Clock, Job, MediaStore, new_request_id
 from .plan import plan_job
 from .pricing import charge
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print a traceback when a client hangs up
+    (the pack cuts stalled downloads and trickling answers on purpose)."""
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -63,11 +74,9 @@ class Simulator:
         self.second = self._server(0, "second")   # "another host" for redirected downloads
 
     # -- lifecycle ---------------------------------------------------------------------
-    def _server(self, port: int, role: str) -> ThreadingHTTPServer:
+    def _server(self, port: int, role: str) -> QuietHTTPServer:
         handler = type("Handler", (Handler,), {"sim": self, "role": role})
-        srv = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        srv.daemon_threads = True
-        return srv
+        return QuietHTTPServer(("127.0.0.1", port), handler)
 
     def start(self) -> "Simulator":
         for srv in (self.api, self.second):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 
 from nodes.results import download as dl
 from nodes.results.download import DownloadError, download, is_loopback
+from simulator.server import QuietHTTPServer
 
 TOKEN = "s3cr3t-t0ken-value"
 
@@ -40,7 +41,7 @@ class Server:
                 else:
                     route(self, n)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()

@@ -11,7 +11,7 @@ import struct
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ from nodes.comfy.status import Reporter
 
 from conftest import FAST
 from simulator.media import write_mp4
+from simulator.server import QuietHTTPServer
 
 
 class Hostile:
@@ -62,8 +63,7 @@ class Hostile:
             def do_POST(self):
                 self.handle_one("POST")
 
-        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
+        self.srv = QuietHTTPServer(("127.0.0.1", 0), H)
         threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
 
