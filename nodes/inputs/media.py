@@ -29,7 +29,8 @@ class MediaKind:
     many_formats: frozenset      # formats naming a list
     keys: frozenset              # fallback: bare keys naming one item ...
     key_suffixes: tuple          # ... or ending like this
-    list_keys: frozenset         # fallback: bare keys naming a list
+    list_keys: frozenset         # fallback: bare keys naming a list ...
+    list_suffixes: tuple         # ... or ending like this
     socket_type: str             # ComfyUI type(s) a socket of this kind takes
     mime: str                    # data URIs of this kind start with "data:<mime>/"
     inline_max: int              # longest data URI (the whole string) the service takes
@@ -62,9 +63,11 @@ KINDS: tuple[MediaKind, ...] = (
         name="image",
         one_formats=frozenset({"image_uri", "image-uri", "image_url"}),
         many_formats=frozenset({"image_uris", "image-uris", "image_urls"}),
-        keys=frozenset({"image_url", "img_url", "image", "input_image", "image_uri", "start_image_url"}),
-        key_suffixes=("_image_url", "_img_url", "_image", "_image_uri"),
+        keys=frozenset({"image_url", "img_url", "image", "input_image", "image_uri", "start_image_url",
+                        "mask_url", "mask_image", "first_frame_url", "last_frame_url"}),
+        key_suffixes=("_image_url", "_img_url", "_image", "_image_uri", "_frame_url", "_mask_url"),
         list_keys=frozenset({"image_urls", "images", "img_urls", "reference_images", "image_list"}),
+        list_suffixes=("_image_urls", "_images", "_img_urls"),
         socket_type="IMAGE", mime="image", inline_max=6 * MiB,
         rules=frozenset({"width", "height", "size", "aspect"}),
         encoder=".images:encode_item", digest=".fingerprint:tensor_digest",
@@ -76,6 +79,7 @@ KINDS: tuple[MediaKind, ...] = (
         keys=frozenset({"video_url", "video", "input_video", "video_uri"}),
         key_suffixes=("_video_url", "_video", "_video_uri"),
         list_keys=frozenset({"video_urls", "videos", "reference_videos", "video_list"}),
+        list_suffixes=("_video_urls", "_videos"),
         socket_type="VIDEO,IMAGE", mime="video", inline_max=32 * MiB,
         rules=frozenset({"width", "height", "size", "aspect", "duration"}),
         encoder=".video:encode_item", digest=".fingerprint:video_digest",
@@ -84,9 +88,11 @@ KINDS: tuple[MediaKind, ...] = (
         name="audio",
         one_formats=frozenset({"audio_uri", "audio-uri", "audio_url"}),
         many_formats=frozenset({"audio_uris", "audio-uris", "audio_urls"}),
-        keys=frozenset({"audio_url", "audio", "input_audio", "audio_uri"}),
-        key_suffixes=("_audio_url", "_audio", "_audio_uri"),
+        keys=frozenset({"audio_url", "audio", "input_audio", "audio_uri", "audio_file", "voice_url",
+                        "music_url", "speech_url"}),
+        key_suffixes=("_audio_url", "_audio", "_audio_uri", "_voice_url", "_music_url", "_speech_url"),
         list_keys=frozenset({"audio_urls", "audios", "reference_audios", "audio_list"}),
+        list_suffixes=("_audio_urls", "_audios"),
         socket_type="AUDIO", mime="audio", inline_max=16 * MiB,
         rules=frozenset({"size", "duration"}),
         encoder=".audio:encode_item", digest=".fingerprint:audio_digest",
@@ -96,6 +102,9 @@ BY_NAME = {k.name: k for k in KINDS}
 
 
 GENERIC_FORMATS = {None, "uri", "url", "iri", "uri-reference", "data-url", "binary"}
+
+
+COUNT_PREFIXES = ("num_", "max_", "min_", "n_", "number_of_")
 
 
 def recognise(key: str, prop: dict, title: str = "") -> tuple[MediaKind, bool] | None:
@@ -118,8 +127,10 @@ def recognise(key: str, prop: dict, title: str = "") -> tuple[MediaKind, bool] |
     if not is_array and prop.get("type") not in (None, "string"):
         return None
     for name in (strip_node_prefix(key).lower(), re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")):
+        if name.startswith(COUNT_PREFIXES):
+            continue                       # num_images, max_videos: a count, not media
         for kind in KINDS:
-            if is_array and name in kind.list_keys | kind.keys:
+            if is_array and (name in kind.list_keys | kind.keys or name.endswith(kind.list_suffixes)):
                 return kind, True
             if not is_array and (name in kind.keys or name.endswith(kind.key_suffixes)):
                 return kind, False
