@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from nodes.comfy.factory import default_values, widget_names
+from nodes.comfy.factory import default_values, make_node_class, widget_names
+from nodes.inputs.media import BY_NAME
+from nodes.inputs.rules import read_limits
 from nodes.spec.registry import build_mappings, load_specs
 from nodes.spec.schema import SchemaError, parse_model
 
@@ -103,6 +105,37 @@ def test_catalog_quirks_are_not_refused():
     assert by_key["count"].choices == ["auto", "4", "5"] and by_key["count"].default == "auto"
 
 
+def test_quirks_with_one_sensible_reading_load_and_say_what_was_done():
+    """A real model must not become unusable over a default written as text or bounds that
+    contradict each other: each is read the one way it can work, and the add report says so."""
+    spec = parse_model({"model_id": "acme/lenient", "input_schema": {"properties": {
+        "loop": {"type": "boolean", "default": "true"},
+        "steps": {"type": "integer", "default": 2.5, "minimum": 0, "maximum": 10},
+        "odd": {"type": "integer", "minimum": 10, "maximum": 1},
+        "shift": {"type": "number", "minimum": "-inf", "maximum": "Infinity"},
+        "strength": {"type": "double", "default": 9, "maximum": 1},
+        "frames": {"type": "integer", "default": "auto"},
+        "mode": {"const": "fast"},
+        "hint": {"type": "string", "description": {"en": "a hint"}},
+        "image_url": {"type": "string", "format": "image_uri",
+                      "validations": ["aspect must be square", {"validation_rule": "height/width<=",
+                                                                  "validation_value": 2}]}}}})
+    by = {f.key: f for f in spec.fields}
+    assert by["loop"].default is True and "read as True" in by["loop"].notes[0]
+    assert by["steps"].default == 2 and any("rounded" in n for n in by["steps"].notes)
+    assert (by["odd"].minimum, by["odd"].maximum) == (None, None) and "ignored" in by["odd"].notes[0]
+    assert (by["shift"].minimum, by["shift"].maximum) == (None, None)
+    assert by["strength"].kind == "float" and any("nearest allowed" in n for n in by["strength"].notes)
+    assert by["frames"].default is None and any("not a number" in n for n in by["frames"].notes)
+    assert by["mode"].default == "fast" and '"en"' in by["hint"].description
+    limits = read_limits(by["image_url"].validations, BY_NAME["image"].rules)
+    assert limits.lo == {"aspect": 0.5}                           # height/width <= 2
+    assert limits.unchecked == [("aspect must be square", "")]   # listed, never counted as checked
+    node = make_node_class(spec)
+    json.dumps(node.INPUT_TYPES())
+    assert default_values(node)["strength"] == 1.0
+
+
 CLASHING = {"model_id": "acme/clash", "display_name": "Clash", "output": "video",
             "input_schema": {"type": "object", "required": ["prompt"], "properties": {
                 "prompt": {"type": "string"},
@@ -183,3 +216,21 @@ def test_media_fields_are_found_by_format_first_then_key_then_title():
     assert by_key["tags"].kind == "json"
     assert (by_key["first_frame_image"].media, by_key["reference_audio_url"].media) == ("image", "audio")
     assert by_key["use_image"].kind == "bool"
+
+
+@pytest.mark.parametrize("key, prop, found", [
+    ("last_frame_url", {"type": "string"}, ("image", False)),
+    ("mask_url", {"type": "string", "format": "uri"}, ("image", False)),
+    ("reference_image_urls", {"type": "array", "items": {"type": "string"}}, ("image", True)),
+    ("driving_videos", {"type": "array"}, ("video", True)),
+    ("voice_url", {"type": "string"}, ("audio", False)),
+    ("audio_file", {"type": "string", "format": "uri"}, ("audio", False)),
+    ("num_images", {"type": "array", "items": {"type": "string"}}, None),   # a count's name
+    ("voice", {"type": "string"}, None),                                    # a voice's name
+    ("image_size", {"type": "string"}, None),
+    ("last_frame_url", {"type": "integer"}, None),
+])
+def test_key_fallback_names_the_catalog_uses_and_names_it_must_leave_alone(key, prop, found):
+    from nodes.inputs.media import recognise
+    got = recognise(key, prop)
+    assert (got and (got[0].name, got[1])) == (found or None)

@@ -21,6 +21,7 @@ from ..spec.schema import (BOOL, COMBO, FLOAT, INT, INT32_MAX, INT32_MIN, JSON, 
                            SEED, Field, ModelSpec)
 
 CATEGORY_ROOT = "RunComfy"
+INT_LIMIT = 0xFFFFFFFFFFFFFFFF      # ComfyUI's own widest INT (its seed widgets)
 
 FRAME_OPTIONS = tuple((o.name, o.shape) for o in _FRAME)   # for the nodes without a schema
 
@@ -59,10 +60,17 @@ def tooltip(f: Field, allowed: str = "") -> str:
     return " ".join(p if p[-1] in ".!?。" else p + "." for p in parts)
 
 
+def multiple_of(f: Field) -> float | None:
+    """The schema's ``multipleOf``, used as the widget's step when it is a usable number."""
+    raw = f.prop.get("multipleOf") if f.prop else None
+    return float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) \
+        and 0 < raw < 1e9 else None
+
+
 def number_widget(f: Field) -> tuple:
     lo, hi = f.minimum, f.maximum
     if f.kind == FLOAT:
-        step = float_step(lo, hi)
+        step = multiple_of(f) or float_step(lo, hi)
         lo = -1e9 if lo is None else lo
         hi = 1e9 if hi is None else hi
         default = max(lo, min(hi, f.default if f.default is not None else 0.0))
@@ -74,8 +82,12 @@ def number_widget(f: Field) -> tuple:
     else:
         lo = INT32_MIN if lo is None else int(lo)
         hi = INT32_MAX if hi is None else int(hi)
+    lo, hi = max(lo, -INT_LIMIT), min(hi, INT_LIMIT)
     default = max(lo, min(hi, int(f.default) if f.default is not None else 0))
     opts = {"default": default, "min": lo, "max": hi, "tooltip": tooltip(f, f"Allowed: {lo} to {hi}.")}
+    step = multiple_of(f)
+    if step is not None and step == int(step):
+        opts["step"] = int(step)
     if f.kind == SEED:
         opts["control_after_generate"] = "fixed"  # re-queueing must not silently re-bill
         opts["tooltip"] += " Change the seed to get (and pay for) a new variation."

@@ -21,7 +21,9 @@ FACTS = {
     "file_size_mb": "size",
     "width/height": "aspect", "aspect_ratio": "aspect",
     "duration_seconds": "duration", "duration_s": "duration", "duration": "duration",
+    "duration_sec": "duration", "video_duration": "duration", "audio_duration": "duration",
 }
+INVERTED = {"height/width": "aspect"}   # height/width < N is width/height > 1/N
 UNITS = {"width": "px", "height": "px", "size": "MB", "aspect": "", "duration": "s"}
 NAMES = {"width": "width", "height": "height", "size": "file size", "aspect": "aspect ratio (width/height)",
          "duration": "duration"}
@@ -87,10 +89,12 @@ def read_limits(validations: list, applies: frozenset) -> Limits:
             continue
         rule = str(v.get("validation_rule", "")).strip()
         text = str(v.get("validation_error", "") or "").strip()
-        name, op = rule[:-1].strip().lower(), rule[-1:]
-        fact = FACTS.get(name)
+        name, op = split_rule(rule)
+        fact = FACTS.get(name) or INVERTED.get(name)
         value = number(v.get("validation_value"))
-        if fact is None or fact not in applies or op not in "<>" or value is None:
+        if name in INVERTED and value:
+            op, value = {"<": ">", ">": "<"}.get(op, op), 1 / value
+        if fact is None or fact not in applies or op not in ("<", ">") or value is None:
             lim.unchecked.append((rule or "(unnamed rule)", text))
             continue
         bounds = lim.hi if op == "<" else lim.lo
@@ -98,6 +102,14 @@ def read_limits(validations: list, applies: frozenset) -> Limits:
         bounds[fact] = tighter(bounds[fact], value) if fact in bounds else value
         lim.texts[(fact, op)] = text
     return lim
+
+
+def split_rule(rule: str) -> tuple[str, str]:
+    """``"width_pixels<"`` → ("width_pixels", "<"); ``<=`` / ``>=`` read as ``<`` / ``>``
+    (the bounds are read inclusive already); anything else has no direction ("")."""
+    body = rule.rstrip("=").rstrip() if rule.endswith(("<=", ">=")) else rule
+    op = body[-1:] if body[-1:] in ("<", ">") else ""
+    return (body[:-1] if op else body).strip().lower(), op
 
 
 def number(value) -> float | None:

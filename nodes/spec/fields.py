@@ -18,24 +18,32 @@ MULTILINE_HINTS = ("prompt", "text", "caption", "description")
 SCALARS = (str, int, float, bool)
 
 
+TYPE_ALIASES = {"int": "integer", "double": "number", "decimal": "number", "bool": "boolean",
+                "str": "string", "text": "string"}
+TRUTHY, FALSY = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
 def parse_field(key: str, prop: dict, required: bool) -> Field:
     prop = normalize(prop)
     title, description = prop.get("title", "") or "", prop.get("description", "") or ""
-    if not isinstance(title, str) or not isinstance(description, str):
-        raise ValueError("'title' and 'description' must be text")
-    validations = prop.get("validations") or []
-    if not isinstance(validations, list) or not all(isinstance(v, dict) for v in validations):
-        raise ValueError("'validations' must be a list of objects")
+    if not isinstance(title, str):
+        raise ValueError("'title' must be text")
+    notes = []
+    if not isinstance(description, str):
+        description = json.dumps(description, ensure_ascii=False, default=str)
+        notes.append("description is not text; shown as JSON")
     f = Field(key=key, name=widget_name(key, title), kind=STRING, title=title or key,
-              description=description, required=required, default=prop.get("default"),
-              validations=list(validations), prop=prop)
+              description=description, required=required,
+              default=prop.get("default", prop.get("const")),
+              validations=read_validations(prop, notes), prop=prop, notes=notes)
     typ = prop.get("type") or infer_type(prop)
     if not isinstance(typ, str):
         raise ValueError(f"'type' must be text, not {short(typ)}")
+    if typ in TYPE_ALIASES:
+        f.notes.append(f"type {typ!r} read as {TYPE_ALIASES[typ]!r}")
+        typ = TYPE_ALIASES[typ]
     f.wire_type = typ
-    f.minimum, f.maximum = number(prop, "minimum"), number(prop, "maximum")
-    if f.minimum is not None and f.maximum is not None and f.minimum > f.maximum:
-        raise ValueError(f"'minimum' {f.minimum} is above 'maximum' {f.maximum}")
+    read_bounds(f, prop)
     media = recognise(key, prop, title)
     if media is not None:
         read_media(f, prop, *media)
@@ -43,16 +51,15 @@ def parse_field(key: str, prop: dict, required: bool) -> Field:
         read_enum(f, prop)
     elif typ == "integer":
         f.kind = SEED if is_seed(key, f.title) else INT
-        f.default = checked_default(f.default, whole=True)
+        f.default = checked_default(f, whole=True)
     elif typ in ("float", "number"):
         f.kind = FLOAT
-        f.default = checked_default(f.default)
+        f.default = checked_default(f)
         if typ == "float":
             f.notes.append("type 'float' read as a number")
     elif typ == "boolean":
         f.kind = BOOL
-        if f.default is not None and not isinstance(f.default, bool):
-            raise ValueError(f"'default' of a boolean must be true or false, not {short(f.default)}")
+        f.default = boolean_default(f)
     elif typ == "string":
         f.max_length = number(prop, "maxLength", whole=True)
         f.multiline = is_multiline(key, f.title, f.max_length)
@@ -60,9 +67,51 @@ def parse_field(key: str, prop: dict, required: bool) -> Field:
             f.default = str(f.default) if isinstance(f.default, SCALARS) else None
     else:
         read_json(f, prop, typ)
-    if prop.get("default", 0) is None and "default" in prop:
+    if f.kind in (INT, FLOAT) and f.default is not None and not (
+            (f.minimum is None or f.default >= f.minimum) and (f.maximum is None or f.default <= f.maximum)):
+        f.notes.append(f"default {f.default:g} is outside {f.minimum}–{f.maximum}; the widget "
+                       "starts at the nearest allowed value")
+    if f.kind in (INT, FLOAT) and f.default is None:
+        start = f.minimum if f.minimum is not None and f.minimum > 0 else \
+            f.maximum if f.maximum is not None and f.maximum < 0 else 0
+        f.notes.append(f"no default: the widget starts at {start:g}, and that value is sent "
+                       "(a number widget cannot be empty)")
+    elif prop.get("default", 0) is None and "default" in prop and f.kind not in (BOOL, SEED, COMBO):
         f.notes.append("default null: the widget starts empty and nothing is sent until set")
     return f
+
+
+def read_validations(prop: dict, notes: list) -> list:
+    """The rules as a list of objects.  One object alone, or a rule written as bare text, is
+    kept as such: a rule the pack cannot read is listed as unchecked, never dropped."""
+    raw = prop.get("validations") or []
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raw = [raw]
+    if any(not isinstance(v, dict) for v in raw):
+        notes.append("some validations are not objects; listed as rules not checked here")
+    return [v if isinstance(v, dict) else {"validation_rule": bare_rule(v)} for v in raw]
+
+
+def bare_rule(value) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def read_bounds(f: Field, prop: dict) -> None:
+    """minimum / maximum; an infinite bound is no bound, and bounds that contradict each
+    other are left to the service (noted) rather than making the model unusable."""
+    for key in ("minimum", "maximum"):
+        raw = prop.get(key)
+        if isinstance(raw, str) and raw.strip().lstrip("+-").lower() in ("inf", "infinity"):
+            f.notes.append(f"'{key}' {raw!r} read as no bound")
+            continue
+        setattr(f, key, number(prop, key))
+    if f.minimum is not None and f.maximum is not None and f.minimum > f.maximum:
+        f.notes.append(f"'minimum' {f.minimum} is above 'maximum' {f.maximum}: both ignored, "
+                       "RunComfy checks the value")
+        f.minimum = f.maximum = None
 
 
 def normalize(prop: dict) -> dict:
@@ -152,20 +201,37 @@ def number(prop: dict, key: str, *, whole: bool = False):
     return value
 
 
-def checked_default(value, whole: bool = False):
-    """A number default (numeric strings accepted), or None; anything else is refused."""
+def checked_default(f: Field, whole: bool = False):
+    """A number default (numeric strings accepted), or None.  One that cannot be read as a
+    number is dropped (noted: the widget starts at its minimum, or 0); a fraction on an
+    integer field is rounded (noted)."""
+    value = f.default
     if value is None:
         return None
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
-            raise ValueError(f"'default' must be a number, not {short(value)}") from None
+            value = None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"'default' must be a number, not {short(value)}")
+        f.notes.append(f"default {short(f.default)} is not a number; the widget starts at its minimum or 0")
+        return None
     if whole and value != int(value):
-        raise ValueError(f"'default' of an integer must be whole, not {value}")
+        f.notes.append(f"default {value} of an integer field rounded to {round(value)}")
+        return int(round(value))
     return int(value) if whole else value
+
+
+def boolean_default(f: Field):
+    """true / false; "true", "0" and the like are read (noted), anything else is dropped."""
+    value = f.default
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    read = True if text in TRUTHY else False if text in FALSY else None
+    f.notes.append(f"default {short(value)} of a switch read as {read}" if read is not None
+                   else f"default {short(value)} of a switch is not true or false; it starts off")
+    return read
 
 
 def infer_type(prop: dict) -> str:
