@@ -93,6 +93,9 @@ def test_simulator_serves_the_three_extra_models(client):
     ({"description": "Turns a photo into a short video."}, "video"),
     ({}, "video"),
     ({"kind": "text-to-image", "output": "video"}, "video"),     # a model file's own word wins
+    ({"model_id": "x/seedream-4/edit"}, "image"),                # an image task's word
+    ({"model_id": "x/clarity/upscaler"}, "image"),
+    ({"model_id": "x/topaz/video-upscale"}, "video"),            # the kind named wins
 ])
 def test_output_is_inferred_from_kind_categories_and_text(entry, output):
     doc = model_file_from_entry({"model_id": "x/y", "input_schema": {"properties": {"a": {}}},

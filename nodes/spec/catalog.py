@@ -38,14 +38,16 @@ class CatalogError(RunComfyError):
 
 # -- catalog answer → model file ------------------------------------------------------------
 AUDIO_WORDS = r"audio|music|speech|voice|sound|song|tts"
+IMAGE_TASKS = r"\b(edit|upscal\w*|inpaint\w*|outpaint\w*|remove[-_ ]?background|relight\w*|try[-_ ]?on)\b"
 
 
 def infer_output(entry: dict) -> str:
-    """"video", "image" or "audio" from what the entry says about itself; video when silent.
+    """"video", "image" or "audio" from what the entry says about itself.
 
     An explicit ``output`` wins; then an "…-to-video" / "…-to-image" / "…-to-audio" (or
     "-to-speech", "-to-music") in kind, categories, model id or description (in that
-    order); then a text naming only one of the three.
+    order); then a text naming only one of the three; then an image task's word (an
+    "…/edit", an upscaler); else video.
     """
     if entry.get("output") in OUTPUT_KINDS:
         return entry["output"]
@@ -62,6 +64,9 @@ def infer_output(entry: dict) -> str:
                  if re.search(pattern, text)}
         if len(named) == 1:
             return named.pop()
+    for text in texts:
+        if re.search(IMAGE_TASKS, text):
+            return "image"
     return "video"
 
 
