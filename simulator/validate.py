@@ -12,7 +12,8 @@ from .probe import parse_data_uri, probe
 TYPES = {"string": str, "integer": int, "float": (int, float), "number": (int, float),
          "boolean": bool, "array": list, "object": dict}
 NUMBERS = ("integer", "float", "number")
-KINDS = ("image", "video", "audio")
+KINDS = ("image", "video", "audio", "mask")
+FILE_KIND = {"mask": "image"}      # a mask is sent as an image file
 # Seed schemas name no format; their image fields are known by key (as before formats).
 IMAGE_KEYS = ("image_url", "img_url", "_image")
 IMAGE_LIST_KEYS = ("image_urls", "_images")
@@ -136,7 +137,7 @@ def check_media(loc: list, kind: str, prop: dict, value) -> list[dict]:
         mime, raw = parse_data_uri(value)
     except ValueError:
         return [item(loc, f"data URI is not a readable {kind}", kind)]
-    if mime.split("/")[0] != kind:
+    if mime.split("/")[0] != FILE_KIND.get(kind, kind):
         return [item(loc, f"expected {article(kind)} {kind} data URI, got {mime}", "media_kind")]
     try:
         facts = probe(raw)
@@ -155,7 +156,7 @@ def fits_kind(kind: str, facts: dict) -> bool:
     """An image field takes an image, a video field needs a video stream, audio an audio one."""
     if kind == "audio":
         return bool(facts.get("audio"))
-    return facts["kind"] == kind
+    return facts["kind"] == FILE_KIND.get(kind, kind)
 
 
 def describe(facts: dict) -> str:

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from PIL import Image
+
 from nodes.comfy import host, runner
 from nodes.comfy.factory import default_values
 from nodes.comfy.status import Reporter
@@ -281,3 +283,31 @@ def test_an_unknown_rule_is_listed_shown_and_never_counted_as_checked(quick, cli
     quick.catalog.models["acme/video-to-video"] = doc
     _, reporter = run(cls, client, prompt="x", video=image(48, 64, n=4))
     assert any("'bitrate_kbps<' is not checked here" in n for n in reporter.notes)
+
+
+# -- masks: a kind added as one table entry ------------------------------------------------------
+
+def test_a_mask_field_takes_a_mask_sent_as_a_greyscale_png(quick, client):
+    cls = node(client, "acme/inpaint")
+    optional = cls.INPUT_TYPES()["optional"]
+    assert optional["mask"][0] == "MASK,IMAGE" and optional["image"][0] == "IMAGE"
+    mask = torch.zeros(1, 64, 96)
+    mask[:, 16:48, 24:72] = 1.0                                   # ComfyUI: 1 = the area
+    out, _ = run(cls, client, prompt="a red door", image=image(64, 96), mask=mask)
+    (body,) = quick.submitted_bodies("acme/inpaint")
+    mime, raw = payload(body["mask_url"])
+    picture = Image.open(io.BytesIO(raw))
+    assert (mime, picture.mode, picture.size) == ("image/png", "L", (96, 64))
+    assert picture.getpixel((48, 32)) == 255 and picture.getpixel((2, 2)) == 0
+    assert out["images"].shape[0] == 1
+
+
+def test_a_mask_field_takes_an_image_too_and_keeps_its_rules(quick, client):
+    cls = node(client, "acme/inpaint")
+    run(cls, client, prompt="x", image=image(64, 96), mask=image(64, 96, seed=3))
+    (body,) = quick.submitted_bodies("acme/inpaint")
+    assert payload(body["mask_url"])[0] == "image/png"
+    with pytest.raises(InputError, match="mask"):
+        run(cls, client, prompt="x", image=image(64, 96), mask=torch.ones(1, 64, 2100),
+            fit_image_to_limits=False)
+    assert len(quick.calls("submit")) == 1                        # the second never went out

@@ -198,7 +198,8 @@ def test_media_fields_are_found_by_format_first_then_key_then_title():
         "clip": {"type": "string", "title": "Input Video"},                       # by title
         "voice": {"anyOf": [{"type": "string", "format": "audio_uri"}, {"type": "null"}],
                   "title": "Voice", "default": None},                              # a union
-        "mask_url": {"type": "string", "format": "mask_uri"},                     # not ours
+        "mask_url": {"type": "string", "format": "mask_uri"},                     # a mask
+        "depth_url": {"type": "string", "format": "depth_uri"},                   # not ours
         "style": {"type": "string", "title": "Video", "enum": ["a", "b"]},        # a choice
         "count": {"type": ["integer", "null"], "minimum": 1, "maximum": 4},        # nullable
         "tags": {"type": "array", "items": {"type": "string"}},
@@ -211,7 +212,8 @@ def test_media_fields_are_found_by_format_first_then_key_then_title():
     assert (by_key["image_urls"].media, by_key["image_urls"].kind) == ("image", "media_list")
     assert (by_key["clip"].media, by_key["clip"].kind) == ("video", "media")
     assert (by_key["voice"].media, by_key["voice"].kind, by_key["voice"].name) == ("audio", "media", "voice")
-    assert by_key["mask_url"].media == "" and by_key["mask_url"].kind == "string"
+    assert (by_key["mask_url"].media, by_key["mask_url"].kind) == ("mask", "media")
+    assert by_key["depth_url"].media == "" and by_key["depth_url"].kind == "string"
     assert by_key["style"].kind == "combo" and by_key["count"].kind == "int"
     assert by_key["tags"].kind == "json"
     assert (by_key["first_frame_image"].media, by_key["reference_audio_url"].media) == ("image", "audio")
@@ -220,7 +222,8 @@ def test_media_fields_are_found_by_format_first_then_key_then_title():
 
 @pytest.mark.parametrize("key, prop, found", [
     ("last_frame_url", {"type": "string"}, ("image", False)),
-    ("mask_url", {"type": "string", "format": "uri"}, ("image", False)),
+    ("mask_url", {"type": "string", "format": "uri"}, ("mask", False)),
+    ("mask_image", {"type": "string"}, ("mask", False)),               # not the image kind's "_image"
     ("reference_image_urls", {"type": "array", "items": {"type": "string"}}, ("image", True)),
     ("driving_videos", {"type": "array"}, ("video", True)),
     ("voice_url", {"type": "string"}, ("audio", False)),

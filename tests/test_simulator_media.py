@@ -174,7 +174,7 @@ NEW = {"acme/image-list-edit": ("image", 0.04), "acme/reference-to-video": ("sec
 def test_every_model_has_a_price_and_a_unit(msim):
     listing = get(msim, "/v1/models", limit="100")
     entries = {m["model_id"]: m for m in listing["models"]}
-    assert set(NEW) <= set(entries) and listing["total"] == len(entries) == 14
+    assert set(NEW) <= set(entries) and listing["total"] == len(entries) == 15
     for entry in entries.values():
         assert entry["price_unit"] in ("second", "image", "request") and entry["base_price_usd"] > 0
     for model_id, (unit, rate) in NEW.items():

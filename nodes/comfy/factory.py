@@ -128,8 +128,7 @@ def media_inputs(f: Field) -> tuple[dict, dict]:
     sockets = {}
     for i, name in enumerate(f.socket_names(), start=1):
         need = (" Item 1 (or URL line 1) is required." if i == 1 and (f.min_items or 0) >= 1 else "")
-        batch = " A batch gives one item per image." if f.media == "image" else \
-            " A batch gives one item per clip." if f.media == "audio" else ""
+        batch = f" {kind.batch_hint}" if kind.batch_hint else ""
         sockets[name] = (kind.socket_type, {"tooltip": tooltip(
             f, f"Item {i} of {most}; a connected {kind.name} wins over URL line {i}.{batch}{need}")})
     extra = (f" Lines after {f.sockets} are further items." if f.max_items is None or f.max_items > f.sockets

@@ -47,6 +47,14 @@ def encode_item(item, ctx) -> str:
                      f"MP3, over {why}. Shorten it or give an https:// link.")
 
 
+def split_clips(value) -> list:
+    """An AUDIO batch ([clips, channels, samples]) as its clips, each an AUDIO of its own."""
+    wave = value.get("waveform") if isinstance(value, dict) else None
+    if hasattr(wave, "shape") and len(wave.shape) == 3 and wave.shape[0] > 1:
+        return [{**value, "waveform": wave[i:i + 1]} for i in range(wave.shape[0])]
+    return [value]
+
+
 def clip_of(who: str, name: str, audio) -> tuple[np.ndarray, int]:
     """AUDIO → (float32 [channels, samples], sample rate), checked."""
     if not isinstance(audio, dict) or "waveform" not in audio or "sample_rate" not in audio:

@@ -39,12 +39,37 @@ def encode_item(item, ctx) -> str:
                          ctx.limits, ctx.fit, ctx.notes)
 
 
+def encode_mask_item(item, ctx) -> str:
+    """A connected MASK ([H,W] or [1,H,W], 1 = white) → a greyscale PNG data URI; an IMAGE
+    connected to a mask field is sent as it is."""
+    t = torch.as_tensor(item.value).detach()
+    if t.dim() in (2, 3):
+        t = (t.unsqueeze(0) if t.dim() == 2 else t).unsqueeze(-1)   # → [1,H,W,1]
+    return encode_tensor(ctx.who, ctx.field, item.socket or ctx.field.name, t,
+                         ctx.limits, ctx.fit, ctx.notes)
+
+
+def split_images(value) -> list:
+    """An IMAGE batch [B,H,W,C] as B images of one each."""
+    if hasattr(value, "shape") and len(value.shape) == 4 and value.shape[0] > 1:
+        return [value[i:i + 1] for i in range(value.shape[0])]
+    return [value]
+
+
+def split_masks(value) -> list:
+    """A MASK batch [B,H,W] as B masks (an IMAGE batch connected instead: as images)."""
+    if hasattr(value, "shape") and len(value.shape) == 3 and value.shape[0] > 1:
+        return [value[i:i + 1] for i in range(value.shape[0])]
+    return split_images(value)
+
+
 def encode_tensor(who: str, f, name, tensor, lim: Limits, fit: bool, notes: list) -> str:
     """One IMAGE tensor → a data URI that satisfies the field's limits (or InputError)."""
     pixels = to_uint8(who, name, tensor)
     if pixels.shape[-1] == 4 and bool((pixels[..., 3] == 255).all()):
         pixels = pixels[..., :3].contiguous()   # fully opaque: the alpha carries nothing
-    img = Image.fromarray(pixels.numpy())
+    array = pixels.numpy()
+    img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)   # 1 channel: greyscale
     if img.mode == "RGBA" and NO_ALPHA.search(f.description or ""):
         img = flatten(img)
         notes.append(f"{name}: transparency flattened onto white (the model takes no alpha).")
@@ -63,7 +88,7 @@ def check_aspect(who: str, name: str, size: tuple[int, int], lim: Limits) -> Non
 
 
 def to_uint8(who: str, name: str, tensor) -> torch.Tensor:
-    """[1,H,W,C] float 0..1 → [H,W,C] uint8 (C 3 or 4); a batch of several is refused."""
+    """[1,H,W,C] float 0..1 → [H,W,C] uint8 (C 1, 3 or 4); a batch of several is refused."""
     t = torch.as_tensor(tensor).detach()
     if t.dim() == 3:
         t = t.unsqueeze(0)
@@ -75,8 +100,7 @@ def to_uint8(who: str, name: str, tensor) -> torch.Tensor:
             f"{who}: input '{name}' received a batch of {t.shape[0]} images, but "
             f"it takes one image per job. Pick one frame first (e.g. with the core "
             f"'ImageFromBatch' node); the node never starts several paid jobs on its own.")
-    t = t[0].to("cpu", torch.float32).mul(255).round_().clamp_(0, 255).to(torch.uint8)
-    return t.expand(-1, -1, 3).contiguous() if t.shape[-1] == 1 else t.contiguous()
+    return t[0].to("cpu", torch.float32).mul(255).round_().clamp_(0, 255).to(torch.uint8).contiguous()
 
 
 def flatten(img: Image.Image) -> Image.Image:

@@ -37,6 +37,8 @@ class MediaKind:
     rules: frozenset             # validation facts that apply (see rules.py)
     encoder: str                 # "module:function" (item, context) -> data URI
     digest: str                  # "module:function" value -> content hash (for the fingerprint)
+    splitter: str                # "module:function" batch -> its items, on a list field ("": whole)
+    batch_hint: str              # how a batch on a list socket is read, for tooltips
     what: str                    # "an image", for sentences
     connect_hint: str            # what to connect, for sentences
 
@@ -57,20 +59,38 @@ class MediaKind:
     def digest_of(self, value) -> str:
         return _load(self.digest)(value)
 
+    def split(self, value) -> list:
+        """A connected batch as the items of a list field (a batch of 3 images is 3 images)."""
+        return _load(self.splitter)(value) if self.splitter else [value]
+
 
 KINDS: tuple[MediaKind, ...] = (
+    MediaKind(                   # first: "mask_image" is a mask, not an image
+        name="mask",
+        one_formats=frozenset({"mask_uri", "mask-uri", "mask_url"}),
+        many_formats=frozenset({"mask_uris", "mask-uris", "mask_urls"}),
+        keys=frozenset({"mask_url", "mask_image", "mask", "mask_uri", "mask_image_url"}),
+        key_suffixes=("_mask_url", "_mask", "_mask_uri", "_mask_image_url"),
+        list_keys=frozenset({"mask_urls", "masks"}),
+        list_suffixes=("_mask_urls", "_masks"),
+        socket_type="MASK,IMAGE", mime="image", inline_max=6 * MiB,
+        rules=frozenset({"width", "height", "size", "aspect"}),
+        encoder=".images:encode_mask_item", digest=".fingerprint:tensor_digest",
+        splitter=".images:split_masks", batch_hint="A batch gives one item per mask.",
+        what="a mask", connect_hint="connect a MASK (white is the area it applies to) or an IMAGE"),
     MediaKind(
         name="image",
         one_formats=frozenset({"image_uri", "image-uri", "image_url"}),
         many_formats=frozenset({"image_uris", "image-uris", "image_urls"}),
         keys=frozenset({"image_url", "img_url", "image", "input_image", "image_uri", "start_image_url",
-                        "mask_url", "mask_image", "first_frame_url", "last_frame_url"}),
-        key_suffixes=("_image_url", "_img_url", "_image", "_image_uri", "_frame_url", "_mask_url"),
+                        "first_frame_url", "last_frame_url"}),
+        key_suffixes=("_image_url", "_img_url", "_image", "_image_uri", "_frame_url"),
         list_keys=frozenset({"image_urls", "images", "img_urls", "reference_images", "image_list"}),
         list_suffixes=("_image_urls", "_images", "_img_urls"),
         socket_type="IMAGE", mime="image", inline_max=6 * MiB,
         rules=frozenset({"width", "height", "size", "aspect"}),
         encoder=".images:encode_item", digest=".fingerprint:tensor_digest",
+        splitter=".images:split_images", batch_hint="A batch gives one item per image.",
         what="an image", connect_hint="connect an IMAGE"),
     MediaKind(
         name="video",
@@ -82,7 +102,8 @@ KINDS: tuple[MediaKind, ...] = (
         list_suffixes=("_video_urls", "_videos"),
         socket_type="VIDEO,IMAGE", mime="video", inline_max=32 * MiB,
         rules=frozenset({"width", "height", "size", "aspect", "duration"}),
-        encoder=".video:encode_item", digest=".fingerprint:video_digest",
+        encoder=".video:encode_item", digest=".fingerprint:video_digest", splitter="",
+        batch_hint="",
         what="a video", connect_hint="connect a VIDEO or an IMAGE batch (its frames)"),
     MediaKind(
         name="audio",
@@ -96,6 +117,7 @@ KINDS: tuple[MediaKind, ...] = (
         socket_type="AUDIO", mime="audio", inline_max=16 * MiB,
         rules=frozenset({"size", "duration"}),
         encoder=".audio:encode_item", digest=".fingerprint:audio_digest",
+        splitter=".audio:split_clips", batch_hint="A batch gives one item per clip.",
         what="an audio clip", connect_hint="connect an AUDIO"),
 )
 BY_NAME = {k.name: k for k in KINDS}

@@ -98,16 +98,9 @@ def collect(spec, f, values: dict, notes: list) -> list[Item]:
 
 
 def spread(f, value) -> list:
-    """A list field takes a batch as several items (an IMAGE batch of 3 is 3 images, an
-    AUDIO batch of 2 is 2 clips); a single field, or a video list, takes it whole."""
-    if f.kind != "media_list" or f.media == "video":
-        return [value]
-    if f.media == "image" and hasattr(value, "shape") and len(value.shape) == 4 and value.shape[0] > 1:
-        return [value[i:i + 1] for i in range(value.shape[0])]
-    if f.media == "audio" and isinstance(value, dict) and hasattr(value.get("waveform"), "shape") \
-            and len(value["waveform"].shape) == 3 and value["waveform"].shape[0] > 1:
-        return [{**value, "waveform": value["waveform"][i:i + 1]} for i in range(value["waveform"].shape[0])]
-    return [value]
+    """A list field takes a batch as its kind splits it (an IMAGE batch of 3 is 3 images,
+    an AUDIO batch of 2 is 2 clips, a video stays whole); a single field takes it whole."""
+    return BY_NAME[f.media].split(value) if f.kind == "media_list" else [value]
 
 
 def line_name(f, i: int) -> str:
@@ -117,9 +110,9 @@ def line_name(f, i: int) -> str:
 def check_link(spec, f, item: Item) -> str:
     """A link is sent as given if the service can fetch it; it cannot be checked here."""
     link = item.link
-    if link.lower().startswith("https://") or kind_of_data_uri(link) == f.media:
-        return link
     kind = BY_NAME[f.media]
+    if link.lower().startswith("https://") or kind_of_data_uri(link) == kind.mime:
+        return link
     shown = link if len(link) <= 60 else link[:57] + "..."
     wrong = kind_of_data_uri(link)
     why = (f"a data: URI of {wrong}, but '{f.name}' takes {kind.what}" if wrong
