@@ -313,6 +313,16 @@ def test_cli_add_and_list(sim, tmp_path):
     assert bad.returncode == 1 and "does not know model 'acme/nope'" in bad.stderr
 
 
+def test_cli_user_dir_may_be_comfyuis_own_user_folder(sim, tmp_path):
+    """--user-dir given what ComfyUI's --user-directory names still lands where the pack reads."""
+    comfy_user = tmp_path / "comfy-user"
+    (comfy_user / "default").mkdir(parents=True)               # ComfyUI's own settings folder
+    done = cli(sim, "add", "acme/camera-motion", "--user-dir", str(comfy_user))
+    assert done.returncode == 0, done.stderr
+    assert (comfy_user / "runcomfy" / "models" / "acme-camera-motion.json").is_file()
+    assert not (comfy_user / "models").exists()
+
+
 # -- the generic node ----------------------------------------------------------------------------------
 def test_generic_node_shape_and_registration():
     cls = generic.RunComfyModel

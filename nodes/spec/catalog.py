@@ -268,9 +268,13 @@ def comfyui_user_dir(pack_root: Path | None = None) -> Path | None:
 
 def cli_user_dir(given: str | None) -> Path:
     """--user-dir, else RUNCOMFY_USER_DIR (ComfyUI honours it too), else the ComfyUI user
-    folder next to the pack, else the pack's own fallback (host.user_dir())."""
+    folder next to the pack, else the pack's own fallback (host.user_dir()).  A --user-dir
+    that is ComfyUI's own user folder (what ComfyUI's --user-directory names: it holds
+    ``default/`` or ``runcomfy/``) means its ``runcomfy`` subfolder, where the pack reads."""
     if given:
-        return Path(given).expanduser()
+        folder = Path(given).expanduser()
+        looks_like_comfyui_user = (folder / "runcomfy").is_dir() or (folder / "default").is_dir()
+        return folder / "runcomfy" if folder.name != "runcomfy" and looks_like_comfyui_user else folder
     if os.environ.get("RUNCOMFY_USER_DIR"):
         return host.user_dir()
     return comfyui_user_dir() or host.user_dir()
@@ -303,8 +307,9 @@ def main(argv=None) -> int:
                      help="a schema JSON saved from the model's API page (entry, model file or "
                           "bare input schema) instead of asking the catalog")
     add.add_argument("--user-dir", metavar="DIR",
-                     help="the pack's user folder (models go to DIR/models); default: "
-                          "<ComfyUI>/user/runcomfy")
+                     help="ComfyUI's user folder (as given to ComfyUI's --user-directory) or "
+                          "its runcomfy subfolder; models go to <that>/runcomfy/models. "
+                          "Default: <ComfyUI>/user/runcomfy")
     add.add_argument("--force", action="store_true",
                      help="replace an existing file even if it holds another model")
     lst = sub.add_parser("list", help="list catalog models")
