@@ -223,17 +223,32 @@ def test_unknown_status_is_tolerated(sim, client):
     assert any(e.raw_status == "warming_up" for e in events)
 
 
-@pytest.mark.parametrize("shape", ["video", "videos", "image", "images"])
-def test_all_four_output_shapes(sim, client, shape):
+@pytest.mark.parametrize("shape", ["video", "videos", "image", "images", "video_url", "result_files"])
+def test_all_output_shapes(sim, client, shape):
     runner, rid, _ = run(client, {**BODY, "prompt": f"x [sim:shape={shape}] [sim:n=2]"})
     result = runner.wait(rid)
     urls = [u for kind in result.outputs.values() for u in kind]
-    assert len(urls) == (1 if shape in ("video", "image") else 2)
+    assert len(urls) == (2 if shape.endswith("s") else 1)
+    if shape in ("video_url", "result_files"):      # undocumented keys: told by the extension
+        assert list(result.outputs) == ["video"]
 
 
 def test_output_urls_accepts_every_shape():
     assert output_urls({"video": "a", "videos": ["b", "a"], "image": "c", "images": [{"url": "d"}]}) \
         == {"video": ["a", "b"], "image": ["c", "d"]}
+
+
+def test_output_urls_without_the_documented_keys_go_by_extension_then_key():
+    got = output_urls({"video_url": "https://cdn.example/r?sig=1",            # by its key
+                       "result": {"files": ["https://cdn.example/a.PNG", "https://cdn.example/b.mp3"]},
+                       "thumbnail": "https://cdn.example/t",                   # neither: left out
+                       "log": "ftp://elsewhere.example/x.mp4"})                # not a web link
+    assert got == {"video": ["https://cdn.example/r?sig=1"], "image": ["https://cdn.example/a.PNG"],
+                   "audio": ["https://cdn.example/b.mp3"]}
+    assert output_urls({"video": "https://cdn.example/v", "extra_url": "https://cdn.example/x.png"}) \
+        == {"video": ["https://cdn.example/v"]}                             # documented keys win
+    deep = {"a": [{"b": [f"https://x.example/{i}.png" for i in range(500)]}]}
+    assert len(output_urls(deep).get("image", [])) <= 64                       # bounded
 
 
 def test_cancel_while_queued_is_cancelled_and_not_billed(sim, client):

@@ -56,7 +56,48 @@ def output_urls(output) -> dict[str, list[str]]:
                     raise JobFailed(f"RunComfy's result names more than {MAX_OUTPUT_FILES} files; "
                                     "refusing it as not a real result.")
                 found.setdefault(single, []).append(url)
-    return found
+    return found or links_by_name(output)
+
+
+EXTENSIONS = {"video": (".mp4", ".webm", ".mov", ".mkv", ".m4v", ".avi"),
+              "image": (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"),
+              "audio": (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus")}
+
+
+def links_by_name(output: dict) -> dict[str, list[str]]:
+    """For an answer without the documented keys (``video_url``, ``result: {"file": …}``):
+    links found up to four containers down, each kind told by the link's file extension,
+    else by its key naming one kind ("video_url").  A link neither tells is left out."""
+    found: dict[str, list[str]] = {}
+    seen = 0
+
+    def visit(key: str, value, depth: int) -> None:
+        nonlocal seen
+        seen += 1
+        if seen > 4 * MAX_OUTPUT_FILES or depth > 4:
+            return
+        if isinstance(value, dict):
+            for k, v in list(value.items())[:MAX_OUTPUT_FILES]:
+                visit(str(k), v, depth + 1)
+        elif isinstance(value, list):
+            for v in value[:MAX_OUTPUT_FILES]:
+                visit(key, v, depth + 1)
+        elif isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= MAX_URL:
+            kind = kind_of_link(key, value)
+            if kind and value not in found.get(kind, []) and sum(map(len, found.values())) < MAX_OUTPUT_FILES:
+                found.setdefault(kind, []).append(value)
+
+    visit("", output, 0)
+    return {kind: found[kind] for kind, _ in OUTPUT_KEYS if kind in found}
+
+
+def kind_of_link(key: str, url: str) -> str | None:
+    path = url.split("?", 1)[0].split("#", 1)[0].lower()
+    by_ext = [kind for kind, exts in EXTENSIONS.items() if path.endswith(exts)]
+    if by_ext:
+        return by_ext[0]
+    by_key = [kind for kind in EXTENSIONS if kind in key.lower()]
+    return by_key[0] if len(by_key) == 1 else None
 
 
 def error_text(data: dict) -> str:
