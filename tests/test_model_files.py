@@ -237,3 +237,32 @@ def test_key_fallback_names_the_catalog_uses_and_names_it_must_leave_alone(key, 
     from nodes.inputs.media import recognise
     got = recognise(key, prop)
     assert (got and (got[0].name, got[1])) == (found or None)
+
+
+def test_generated_schemas_with_refs_and_allof_read_as_their_real_shape():
+    """Pydantic/OpenAPI style: an enum behind allOf+$ref is a combo, a list of LoRA objects
+    behind $ref is still checked item by item, a cycle or a dangling ref does not hang."""
+    from nodes.errors import InputError
+    from nodes.inputs.request import build_request
+    schema = {"$defs": {"Size": {"type": "string", "enum": ["square", "landscape_4_3"]},
+                        "Lora": {"type": "object", "required": ["path"],
+                                 "properties": {"path": {"type": "string"}, "scale": {"type": "number"}}},
+                        "Loop": {"$ref": "#/$defs/Loop"}},
+              "required": "prompt",                                         # a string, not a list
+              "properties": {"prompt": {"type": "string"},
+                             "image_size": {"allOf": [{"$ref": "#/$defs/Size"}], "default": "landscape_4_3"},
+                             "loras": {"type": "array", "items": {"$ref": "#/$defs/Lora"}},
+                             "loop": {"$ref": "#/$defs/Loop"},
+                             "dangling": {"$ref": "#/$defs/Nope", "type": "string"},
+                             "anything": True}}
+    doc = {"model_id": "acme/refs", "input_schema": schema}
+    spec = parse_model(doc)
+    by = {f.key: f for f in spec.fields}
+    assert (by["image_size"].kind, by["image_size"].choices, by["image_size"].default) == \
+        ("combo", ["square", "landscape_4_3"], "landscape_4_3")
+    assert by["prompt"].required and "anything" not in by and any("'anything'" in n for n in spec.notes)
+    assert doc["input_schema"] is schema and "$ref" in schema["properties"]["loras"]["items"]  # kept verbatim
+    with pytest.raises(InputError, match="loras"):
+        build_request(spec, {"prompt": "x", "image_size": "square", "loras": '[{"scale": 1}]'})
+    body = build_request(spec, {"prompt": "x", "image_size": "square", "loras": '[{"path": "a"}]'})
+    assert body["loras"] == [{"path": "a"}] and body["image_size"] == "square"

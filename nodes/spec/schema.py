@@ -115,6 +115,7 @@ def parse_model(doc, path: str = "") -> ModelSpec:
     """Read a model file's JSON into a ModelSpec, or raise SchemaError with the reason."""
     from .fields import parse_field
     from .names import assign_names
+    from .refs import inline_refs
     where = path or "model file"
     if not isinstance(doc, dict):
         raise SchemaError(f"{where}: a model file must be a JSON object, not {type(doc).__name__}")
@@ -125,6 +126,7 @@ def parse_model(doc, path: str = "") -> ModelSpec:
     schema = doc.get("input_schema")
     if not isinstance(schema, dict):
         raise SchemaError(f"{where}: 'input_schema' must be a JSON object, not {short(schema)}")
+    schema = inline_refs(schema)
     props = schema.get("properties")
     if not isinstance(props, dict) or not props:
         raise SchemaError(f"{where}: input_schema has no 'properties'")
@@ -137,14 +139,19 @@ def parse_model(doc, path: str = "") -> ModelSpec:
     if output not in OUTPUT_KINDS:
         raise SchemaError(f"{where}: output must be one of {', '.join(OUTPUT_KINDS)}, not {short(output)}")
     required = schema.get("required", [])
+    required = [required] if isinstance(required, str) else required
     if not isinstance(required, list):
         raise SchemaError(f"{where}: input_schema 'required' must be a list of keys")
     notes = [f"'required' names '{k}', which 'properties' does not describe: nothing is sent "
              "for it (the service accepts the request without it)"
              for k in required if isinstance(k, str) and k not in props]
+    notes += [f"field '{k}' is described only as {short(p)}: it gets no widget and is not sent"
+              for k, p in props.items() if isinstance(p, bool)]   # JSON Schema's true / false
     fields: list[Field] = []
     taken: set[str] = set(RESERVED_NAMES)
     for key, prop in props.items():
+        if isinstance(prop, bool):
+            continue
         if not isinstance(prop, dict):
             raise SchemaError(f"{where}: field '{key}' must be a JSON object, not {short(prop)}")
         try:
