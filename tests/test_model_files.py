@@ -266,3 +266,16 @@ def test_generated_schemas_with_refs_and_allof_read_as_their_real_shape():
         build_request(spec, {"prompt": "x", "image_size": "square", "loras": '[{"scale": 1}]'})
     body = build_request(spec, {"prompt": "x", "image_size": "square", "loras": '[{"path": "a"}]'})
     assert body["loras"] == [{"path": "a"}] and body["image_size"] == "square"
+
+
+@pytest.mark.parametrize("prop, found", [
+    ({"type": "string", "format": "image"}, ("image", False)),
+    ({"type": "array", "format": "video"}, ("video", True)),
+    ({"type": "string", "format": "uri", "contentMediaType": "audio/mpeg"}, ("audio", False)),
+    ({"type": "array", "items": {"type": "string", "contentMediaType": "image/*"}}, ("image", True)),
+    ({"type": "string", "contentMediaType": "application/json"}, None),
+])
+def test_bare_kind_formats_and_content_media_types_name_the_kind(prop, found):
+    from nodes.inputs.media import recognise
+    got = recognise("source", prop)
+    assert (got and (got[0].name, got[1])) == (found or None)

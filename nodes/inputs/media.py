@@ -67,7 +67,7 @@ class MediaKind:
 KINDS: tuple[MediaKind, ...] = (
     MediaKind(                   # first: "mask_image" is a mask, not an image
         name="mask",
-        one_formats=frozenset({"mask_uri", "mask-uri", "mask_url"}),
+        one_formats=frozenset({"mask_uri", "mask-uri", "mask_url", "mask"}),
         many_formats=frozenset({"mask_uris", "mask-uris", "mask_urls"}),
         keys=frozenset({"mask_url", "mask_image", "mask", "mask_uri", "mask_image_url"}),
         key_suffixes=("_mask_url", "_mask", "_mask_uri", "_mask_image_url"),
@@ -80,7 +80,7 @@ KINDS: tuple[MediaKind, ...] = (
         what="a mask", connect_hint="connect a MASK (white is the area it applies to) or an IMAGE"),
     MediaKind(
         name="image",
-        one_formats=frozenset({"image_uri", "image-uri", "image_url"}),
+        one_formats=frozenset({"image_uri", "image-uri", "image_url", "image"}),
         many_formats=frozenset({"image_uris", "image-uris", "image_urls"}),
         keys=frozenset({"image_url", "img_url", "image", "input_image", "image_uri", "start_image_url",
                         "first_frame_url", "last_frame_url"}),
@@ -94,7 +94,7 @@ KINDS: tuple[MediaKind, ...] = (
         what="an image", connect_hint="connect an IMAGE"),
     MediaKind(
         name="video",
-        one_formats=frozenset({"video_uri", "video-uri", "video_url"}),
+        one_formats=frozenset({"video_uri", "video-uri", "video_url", "video"}),
         many_formats=frozenset({"video_uris", "video-uris", "video_urls"}),
         keys=frozenset({"video_url", "video", "input_video", "video_uri"}),
         key_suffixes=("_video_url", "_video", "_video_uri"),
@@ -107,7 +107,7 @@ KINDS: tuple[MediaKind, ...] = (
         what="a video", connect_hint="connect a VIDEO or an IMAGE batch (its frames)"),
     MediaKind(
         name="audio",
-        one_formats=frozenset({"audio_uri", "audio-uri", "audio_url"}),
+        one_formats=frozenset({"audio_uri", "audio-uri", "audio_url", "audio"}),
         many_formats=frozenset({"audio_uris", "audio-uris", "audio_urls"}),
         keys=frozenset({"audio_url", "audio", "input_audio", "audio_uri", "audio_file", "voice_url",
                         "music_url", "speech_url"}),
@@ -142,6 +142,9 @@ def recognise(key: str, prop: dict, title: str = "") -> tuple[MediaKind, bool] |
             return kind, True
         if fmt in kind.one_formats:
             return kind, is_array
+    for kind in KINDS:               # JSON Schema's own word: "contentMediaType": "image/png"
+        if media_type(prop) == kind.name or media_type(items) == kind.name:
+            return kind, is_array
     if fmt not in GENERIC_FORMATS or item_fmt not in GENERIC_FORMATS or "enum" in prop:
         return None                        # a format of another kind (date, mask, …), a choice
     if is_array and items.get("type") not in (None, "string"):
@@ -162,6 +165,12 @@ def recognise(key: str, prop: dict, title: str = "") -> tuple[MediaKind, bool] |
 def strip_node_prefix(key: str) -> str:
     """'600_prompt' → 'prompt': ComfyUI-workflow style keys carry a node number."""
     return re.sub(r"^\d+_", "", key)
+
+
+def media_type(prop: dict) -> str:
+    """"image" for ``"contentMediaType": "image/png"`` (or "image/*"), else ""."""
+    value = prop.get("contentMediaType")
+    return value.split("/", 1)[0].strip().lower() if isinstance(value, str) else ""
 
 
 def kind_of_data_uri(link: str) -> str | None:
