@@ -216,6 +216,14 @@ def test_completed_without_outputs_is_an_error_not_a_hang(sim, client):
         runner.wait(rid)
 
 
+def test_a_result_of_a_kind_no_node_reads_names_its_links_and_says_it_is_billed():
+    from nodes.remote.job import no_outputs_text
+    text = no_outputs_text("r-1", {"mesh": "https://cdn.example/r-1/model.glb", "n": 3})
+    assert "mesh: https://cdn.example/r-1/model.glb" in text and "billed" in text
+    assert output_urls({"mesh": "https://cdn.example/r-1/model.glb"}) == {}
+    assert "sent no output files" in no_outputs_text("r-1", {}) and "billed" in no_outputs_text("r-1", {})
+
+
 def test_unknown_status_is_tolerated(sim, client):
     sim.fault("status", "result", times=3, message="warming_up")
     runner, rid, events = run(client, interval=lambda r: 0.05)

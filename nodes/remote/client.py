@@ -66,15 +66,25 @@ EXTENSIONS = {"video": (".mp4", ".webm", ".mov", ".mkv", ".m4v", ".avi"),
 
 def links_by_name(output: dict) -> dict[str, list[str]]:
     """For an answer without the documented keys (``video_url``, ``result: {"file": …}``):
-    links found up to four containers down, each kind told by the link's file extension,
-    else by its key naming one kind ("video_url").  A link neither tells is left out."""
+    its links, each kind told by the link's file extension, else by its key naming one kind
+    ("video_url").  A link neither tells is left out."""
     found: dict[str, list[str]] = {}
-    seen = 0
+    for key, url in web_links(output, MAX_OUTPUT_FILES):
+        kind = kind_of_link(key, url)
+        if kind and url not in found.get(kind, []):
+            found.setdefault(kind, []).append(url)
+    return {kind: found[kind] for kind, _ in OUTPUT_KEYS if kind in found}
+
+
+def web_links(output, most: int) -> list[tuple[str, str]]:
+    """(key, link) of the http(s) links in an answer, up to four containers down: at most
+    ``most`` links, after looking at no more than 4 × MAX_OUTPUT_FILES values."""
+    found: list[tuple[str, str]] = []
+    budget = [4 * MAX_OUTPUT_FILES]
 
     def visit(key: str, value, depth: int) -> None:
-        nonlocal seen
-        seen += 1
-        if seen > 4 * MAX_OUTPUT_FILES or depth > 4:
+        budget[0] -= 1
+        if depth > 4 or budget[0] < 0 or len(found) >= most:
             return
         if isinstance(value, dict):
             for k, v in list(value.items())[:MAX_OUTPUT_FILES]:
@@ -83,12 +93,10 @@ def links_by_name(output: dict) -> dict[str, list[str]]:
             for v in value[:MAX_OUTPUT_FILES]:
                 visit(key, v, depth + 1)
         elif isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= MAX_URL:
-            kind = kind_of_link(key, value)
-            if kind and value not in found.get(kind, []) and sum(map(len, found.values())) < MAX_OUTPUT_FILES:
-                found.setdefault(kind, []).append(value)
+            found.append((key, value))
 
-    visit("", output, 0)
-    return {kind: found[kind] for kind, _ in OUTPUT_KEYS if kind in found}
+    visit("output", output, 0)
+    return found
 
 
 def kind_of_link(key: str, url: str) -> str | None:

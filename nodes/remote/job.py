@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .client import (CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, UNKNOWN, RunComfyClient,
-                     error_text, normalize_status, output_urls)
+                     error_text, normalize_status, output_urls, web_links)
 from ..errors import Interrupted, JobFailed, JobTimeout, RunComfyError, clip
 
 TICK = 1.0                 # live status at least this often while waiting
@@ -108,8 +108,8 @@ class JobRunner:
                 result = self._result(request_id, data)
                 if result.outputs or empty_polls >= EMPTY_OUTPUT_POLLS:
                     if not result.outputs:
-                        raise JobFailed(f"RunComfy says job {request_id} completed but sent no "
-                                        "output files.", request_id=request_id, status=state)
+                        raise JobFailed(no_outputs_text(request_id, data.get("output")),
+                                        request_id=request_id, status=state)
                     self.on_event(Event("completed", request_id, elapsed=now - start,
                                         running_for=now - (run_start or now)))
                     return result
@@ -195,6 +195,18 @@ class JobRunner:
         cost = data.get("cost")
         ok = isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost)
         return JobResult(request_id, outputs, float(cost) if ok else None)
+
+
+def no_outputs_text(request_id: str, output) -> str:
+    """A completed job whose result this pack cannot turn into outputs: what it did send."""
+    others = web_links(output, 3)
+    if not others:
+        return (f"RunComfy says job {request_id} completed but sent no output files. It ran, so "
+                "it is billed as RunComfy says.")
+    shown = "; ".join(clip(f"{k}: {u}", 120) for k, u in others[:3])
+    return (f"RunComfy says job {request_id} completed, but its result holds no video, image or "
+            f"audio file this node can use (it sent {shown}). It ran, so it is billed; fetch "
+            "those links yourself (they expire).")
 
 
 MODERATION = re.compile(r"moderat|safety|nsfw|unsafe|content[ _-]?policy|flagged", re.I)
