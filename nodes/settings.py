@@ -122,6 +122,12 @@ def run_timeout_s() -> float:
         return 30 * 60.0
 
 
+def queue_timeout_s() -> float:
+    """Longest a job may wait in RunComfy's queue before it is cancelled (not billed):
+    RUNCOMFY_QUEUE_TIMEOUT_MIN, default 120."""
+    return _env_number("RUNCOMFY_QUEUE_TIMEOUT_MIN", 120) * 60
+
+
 GB = 1024 ** 3
 
 

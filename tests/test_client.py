@@ -296,6 +296,25 @@ def test_run_timeout_does_not_count_queue_time(sim, client):
     assert any(e.stage == "queued" for e in events)
 
 
+def test_a_job_queued_past_the_queue_limit_is_cancelled_and_not_billed(sim, client):
+    sim.queue_s, sim.run_s = 30, 1
+    runner, rid, events = run(client, queue_timeout_s=0.4, interval=lambda r: 0.1)
+    with pytest.raises(JobFailed, match="in RunComfy's queue.*RUNCOMFY_QUEUE_TIMEOUT_MIN.*not billed") as info:
+        runner.wait(rid)
+    assert (info.value.status, info.value.cost) == ("cancelled", 0.0)
+    assert len(sim.calls("cancel")) == 1 and sim.jobs[rid].state(sim.clock.now()) == "cancelled"
+
+
+def test_a_queued_job_that_will_not_cancel_is_waited_on_then_time_is_bounded(sim, client):
+    sim.queue_s, sim.run_s = 30, 1
+    sim.fault("error", "cancel", times=-1, status=400, code=400004, message="no")
+    runner, rid, events = run(client, queue_timeout_s=0.4, interval=lambda r: 0.1)
+    with pytest.raises(JobTimeout, match="still queued .* could not be cancelled; stopped waiting"):
+        runner.wait(rid)
+    assert len(sim.calls("cancel")) == 1                 # tried once, not at every poll
+    assert any("did not cancel" in (e.message or "") for e in events)
+
+
 def test_no_redirect_is_followed_with_the_token(sim, client):
     import requests as rq
     # a status answer that redirects elsewhere must not be followed

@@ -19,6 +19,7 @@ from ..errors import Interrupted, JobFailed, JobTimeout, RunComfyError, clip
 
 TICK = 1.0                 # live status at least this often while waiting
 UNKNOWN_GRACE_S = 120.0    # how long an unknown status is tolerated
+QUEUE_TIMEOUT_S = 7200.0   # a job still queued after this is cancelled (not billed): RUNCOMFY_QUEUE_TIMEOUT_MIN
 EMPTY_OUTPUT_POLLS = 5     # "completed" without outputs: ask again this many times
 
 
@@ -81,11 +82,13 @@ class JobCancelled(Interrupted):
 class JobRunner:
     def __init__(self, client: RunComfyClient, *, on_event: Callable[[Event], None] | None = None,
                  should_cancel: Callable[[], bool] | None = None, run_timeout_s: float = 1800.0,
+                 queue_timeout_s: float = QUEUE_TIMEOUT_S,
                  clock=time.monotonic, sleep=time.sleep, interval=poll_interval):
         self.client = client
         self.on_event = on_event or (lambda e: None)
         self.should_cancel = should_cancel or (lambda: False)
-        self.run_timeout_s = run_timeout_s
+        self.run_timeout_s, self.queue_timeout_s = run_timeout_s, queue_timeout_s
+        self._queue_cancel_tried: set[str] = set()    # one cancel per job at the queue limit
         self.clock, self.sleep, self.interval = clock, sleep, interval
 
     def submit(self, model_id: str, body, note: str = "") -> str:
@@ -125,6 +128,8 @@ class JobRunner:
             elif state == QUEUED:
                 pos = data.get("queue_position")
                 ev.position = pos if isinstance(pos, int) and not isinstance(pos, bool) else None
+                if run_start is None and now - start > self.queue_timeout_s:
+                    self._queue_limit(request_id, now - start)
             elif state in (RUNNING, UNKNOWN):
                 run_start = run_start if run_start is not None else now
                 ev.stage = RUNNING if state == RUNNING else UNKNOWN
@@ -167,6 +172,30 @@ class JobRunner:
                 self.on_event(ev)
                 next_tick = now + TICK
             self.sleep(min(0.2, deadline - now))
+
+    def _queue_limit(self, request_id: str, waited: float) -> None:
+        """Queued past the limit: cancel it (a queued job is not billed).  If RunComfy will not
+        cancel it, wait as long again, then stop waiting: time is bounded either way."""
+        limit = duration(self.queue_timeout_s)
+        if waited > 2 * self.queue_timeout_s:
+            raise JobTimeout(f"RunComfy job {request_id} is still queued after {duration(waited)} and "
+                             "could not be cancelled; stopped waiting. If it runs, RunComfy bills it: "
+                             "run the node again later (or use RunComfy Load Result) to fetch it.")
+        if request_id in self._queue_cancel_tried:
+            return
+        self._queue_cancel_tried.add(request_id)
+        try:
+            outcome = str(self.client.cancel(request_id).get("outcome") or "").lower()
+        except RunComfyError:
+            outcome = "unknown"
+        if outcome == "cancelled":
+            self.on_event(Event("cancelled", request_id, message="queued too long; cancelled, not billed"))
+            raise JobFailed(f"RunComfy job {request_id} waited {duration(waited)} in RunComfy's queue, "
+                            f"over the {limit} limit (RUNCOMFY_QUEUE_TIMEOUT_MIN), and was cancelled "
+                            "before it ran: not billed. Queue again later, or raise the limit.",
+                            request_id=request_id, status="cancelled", cost=0.0)
+        self.on_event(Event("queued", request_id, message=f"over the {limit} queue limit, but RunComfy "
+                                                         "did not cancel it; waiting on"))
 
     def _cancel(self, request_id: str) -> None:
         self.on_event(Event("cancelling", request_id))

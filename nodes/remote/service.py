@@ -40,7 +40,7 @@ from .money import billed_sentence, spend_check
 from .pacing import RateGate
 from .process import pid_alive
 from ..results.files import fetch_all, output_folder, sweep_parts
-from ..settings import run_timeout_s
+from ..settings import queue_timeout_s, run_timeout_s
 from .transport import RetryPolicy
 
 log = logging.getLogger("runcomfy")
@@ -257,7 +257,8 @@ class JobService:
         """Poll a submitted job to its end; Cancel becomes ComfyUI's interrupt here, for every node."""
         rid = entry.request_id
         runner = JobRunner(client, on_event=recording_events(journal, rid, reporter.event),
-                           should_cancel=should_cancel, run_timeout_s=run_timeout_s())
+                           should_cancel=should_cancel, run_timeout_s=run_timeout_s(),
+                           queue_timeout_s=queue_timeout_s())
         try:
             result = runner.wait(rid, cancel_on_interrupt=cancel_on_interrupt)
         except JobCancelled as e:
