@@ -14,6 +14,8 @@
 #   PLAYWRIGHT_DIR  a folder whose node_modules has playwright-core (default: installed with npm
 #                   into a temporary folder; it never downloads a browser)
 #   PYTHONPATH      passed to ComfyUI (e.g. for torchvision stubs on CPU-only machines)
+#   SCRIPT          the browser script to run (default check.mjs; thumbnails.mjs renders the
+#                   example workflows' thumbnails into THUMB_DIR)
 set -euo pipefail
 pack="$(cd "$(dirname "$0")/../.." && pwd)"
 : "${COMFYUI_DIR:?set COMFYUI_DIR to a ComfyUI checkout}"
@@ -59,4 +61,4 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 NODE_PATH="$PLAYWRIGHT_DIR/node_modules" OUT_DIR="$work" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" \
-  node "$pack/tools/web_check/check.mjs" "http://127.0.0.1:$comfy_port"
+  node "$pack/tools/web_check/${SCRIPT:-check.mjs}" "http://127.0.0.1:$comfy_port"
