@@ -128,6 +128,10 @@ def main(argv=None) -> int:
     picture.convert("RGB").save(out / "input.png")
     values.update(prompt=args.prompt, image=to_tensor(picture))
     print(f"{cls.SPEC.display_name} ({cls.SPEC.model_id}), input {picture.width}x{picture.height}")
+    from nodes.remote.service import JobService           # the price, as ComfyUI's start fetches it
+    refresh = JobService.shared().prices().refresh_in_background([cls.SPEC.model_id])
+    if refresh is not None:
+        refresh.join(15)
     started = time.monotonic()
     try:
         outputs = execute(cls.SPEC, values, Reporter(sink=Printer()), should_cancel=lambda: False)
