@@ -12,6 +12,7 @@ def test_demo_writes_video_frames_and_an_ordered_contact_sheet(tmp_path, capsys)
     assert demo.main(["--out", str(out), "--sim-seconds", "0.2,0.5"]) == 0
     printed = capsys.readouterr().out
     assert f"Files are in {out}" in printed and "Decoding" in printed and "Queued" in printed
+    assert "Submitting to RunComfy… ≈ $0.25" in printed                 # the estimate, before paying
     with av.open(str(out / "result.mp4")) as clip:
         stream = clip.streams.video[0]
         assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 854, 480)
