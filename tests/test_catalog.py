@@ -203,6 +203,16 @@ def test_add_from_a_saved_catalog_entry(client, tmp_path, user_dirs):
     assert (doc["base_price_usd"], doc["price_unit"]) == (entry["base_price_usd"], entry["price_unit"])
 
 
+@pytest.mark.parametrize("wrap", ["data", "text-schema"])
+def test_add_tolerates_a_wrapped_answer_or_a_schema_sent_as_text(client, tmp_path, wrap):
+    entry = client.model("acme/camera-motion")
+    answer = ({"data": entry} if wrap == "data"
+              else {**entry, "input_schema": json.dumps(entry["input_schema"])})
+    catalog = type("Catalog", (), {"model": lambda self, model_id: answer})()
+    path, _ = add_model("acme/camera-motion", client=catalog, models_dir=tmp_path / "m")
+    assert json.loads(path.read_text())["input_schema"] == entry["input_schema"]
+
+
 def test_add_from_a_saved_model_file_keeps_its_output(tmp_path):
     model_file = json.loads((SIM_CATALOG / "acme-two-image-blend.json").read_text())
     path, report = add_model(schema_file=saved(tmp_path, "m.json", model_file),

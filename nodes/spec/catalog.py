@@ -70,6 +70,20 @@ def infer_output(entry: dict) -> str:
     return "video"
 
 
+def unwrap(entry):
+    """A catalog answer as the entry itself: ``{"model": {…}}`` / ``{"data": {…}}`` wrappers
+    taken off, an ``input_schema`` sent as JSON text parsed (both are tolerated, not documented)."""
+    for key in ("model", "data"):
+        if isinstance(entry, dict) and isinstance(entry.get(key), dict) and "input_schema" not in entry:
+            entry = entry[key]
+    if isinstance(entry, dict) and isinstance(entry.get("input_schema"), str):
+        try:
+            entry = {**entry, "input_schema": json.loads(entry["input_schema"])}
+        except ValueError:
+            pass                            # reported below as "no 'input_schema' object"
+    return entry
+
+
 def model_file_from_entry(entry: dict) -> dict:
     """A catalog entry (GET /v1/models/{id}) → a model file dict in the pack's format.
 
@@ -205,8 +219,7 @@ def add_model(model_id: str | None = None, *, schema_file: str | None = None, cl
             raise CatalogError(f"RunComfy's catalog does not know model {model_id!r} ({e}). "
                                "Check the id on the model's page, or save its input schema "
                                "from the API page and use --from-file.") from None
-        if isinstance(entry, dict) and isinstance(entry.get("model"), dict):
-            entry = entry["model"]          # tolerate a wrapped answer
+        entry = unwrap(entry)
         if isinstance(entry, dict) and not entry.get("model_id"):
             entry = {**entry, "model_id": model_id}
         if isinstance(entry, dict) and not entry.get("source"):
