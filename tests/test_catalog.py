@@ -337,11 +337,13 @@ def test_generic_node_shape_and_registration():
     cls = generic.RunComfyModel
     spec = cls.INPUT_TYPES()
     assert list(spec["required"]) == ["model_id", "arguments", "image_field", "output",
-                                      "start_frame", "every_nth_frame", "frame_cap"]
+                                      "start_frame", "every_nth_frame", "frame_cap",
+                                      "video_field", "audio_field"]      # appended only
     assert spec["required"]["arguments"][1]["default"] == "{}"
     assert spec["required"]["image_field"][1]["default"] == "image_url"
     assert spec["required"]["output"][0] == ["video", "image", "audio"]
-    assert list(spec["optional"]) == ["image_1", "image_2", "image_3"]
+    assert list(spec["optional"]) == ["image_1", "image_2", "image_3", "video", "audio"]
+    assert (spec["optional"]["video"][0], spec["optional"]["audio"][0]) == ("VIDEO,IMAGE", "AUDIO")
     assert spec["hidden"] == {"unique_id": "UNIQUE_ID"}
     assert cls.RETURN_NAMES == ("frames", "fps", "frame_count", "video", "video_url", "request_id",
                                 "audio")
@@ -380,6 +382,22 @@ def test_generic_image_model_with_one_connected_image(quick, client):
     assert body["prompt"] == "make it blue"
     assert frames.shape == (1, 180, 320, 3) and count == 1 and fps == 0.0 and video is None
     assert urls == f"{quick.base_url}/files/{rid}/output_0.png"
+
+
+def test_generic_node_sends_a_connected_audio_and_video_under_their_keys(quick, client):
+    import torch
+    t = torch.arange(22050 * 2) / 22050
+    audio = {"waveform": (0.3 * torch.sin(2 * torch.pi * 330 * t)).reshape(1, 1, -1), "sample_rate": 22050}
+    values = generic_values(model_id="acme/audio-to-video", audio=audio,
+                            arguments='{"prompt": "a singer"}')
+    frames, fps, count, *_ = generic.execute(values, Reporter(), client=client)["result"]
+    body = only_body(quick, "acme/audio-to-video")
+    assert body["audio_url"].startswith("data:audio/wav;base64,") and body["prompt"] == "a singer"
+    assert abs(count / fps - 2.0) < 0.2                     # the simulator made a clip of its length
+    clip = torch.rand(9, 32, 48, 3)                          # an IMAGE batch on the video socket
+    generic.execute(generic_values(model_id="acme/video-to-video", video=clip, arguments='{"prompt": "p"}'),
+                    Reporter(), client=client)
+    assert only_body(quick, "acme/video-to-video")["video_url"].startswith("data:video/mp4;base64,")
 
 
 def test_generic_image_field_single_or_list():

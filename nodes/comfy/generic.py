@@ -1,4 +1,5 @@
-"""The generic "RunComfy Model" node: any model id, its arguments as JSON, up to 3 images.
+"""The generic "RunComfy Model" node: any model id, its arguments as JSON, up to 3 images,
+a video and an audio clip (each kind encoded by its entry in the media kinds table).
 
 For models that have no node of their own yet.  Nothing is checked against a schema
 here (the node has none): the service checks the body and answers 422 before anything
@@ -15,6 +16,7 @@ import json
 import re
 
 from ..errors import InputError
+from ..inputs.media import BY_NAME
 from ..results.outputs import output_tooltips, return_names, return_types
 from ..spec.schema import MEDIA, Field, ModelSpec
 from .factory import CATEGORY_ROOT, FRAME_OPTIONS
@@ -23,6 +25,9 @@ NODE_ID = "RunComfy_Model"
 DISPLAY_NAME = "RunComfy Model (any model id)"
 TITLE = "RunComfy Model"
 SOCKETS = ("image_1", "image_2", "image_3")
+# appended after the images: socket → (media kind, the widget naming its request key, default key)
+MEDIA_SOCKETS = {"video": ("video", "video_field", "video_url"),
+                 "audio": ("audio", "audio_field", "audio_url")}
 OUTPUTS = ("video", "image", "audio")     # the widget's choices (append only)
 FRAME_DEFAULTS = {name: opts["default"] for name, (_, opts) in FRAME_OPTIONS}
 
@@ -53,6 +58,12 @@ def input_types() -> dict:
     optional = {name: ("IMAGE", {"tooltip": f"Optional image {i}: sent as a PNG data URI under "
                                             "'image_field', in socket order."})
                 for i, name in enumerate(SOCKETS, start=1)}
+    for socket, (kind_name, widget, default) in MEDIA_SOCKETS.items():   # appended: never reorder
+        kind = BY_NAME[kind_name]
+        required[widget] = ("STRING", {"default": default, "multiline": False,
+                                       "tooltip": f"The request key the connected {socket} goes into."})
+        optional[socket] = (kind.socket_type, {"tooltip": f"Optional: {kind.connect_hint}; sent "
+                                                          f"inline under '{widget}'."})
     return {"required": required, "optional": optional, "hidden": {"unique_id": "UNIQUE_ID"}}
 
 
@@ -99,9 +110,33 @@ def image_key(values: dict) -> str:
     return key
 
 
+def media_key(values: dict, socket: str) -> str:
+    _, widget, default = MEDIA_SOCKETS[socket]
+    key = str(values.get(widget, default) or "").strip()
+    if not key:
+        raise InputError(f"{TITLE}: a {socket} is connected but widget '{widget}' is empty. Give "
+                         f"the request key it goes into (e.g. {default}).")
+    return key
+
+
+def connected_media(values: dict) -> list[tuple[str, str, object]]:
+    """(socket, request key, value) of the connected video / audio sockets."""
+    return [(socket, media_key(values, socket), values[socket])
+            for socket in MEDIA_SOCKETS if values.get(socket) is not None]
+
+
 def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
-    """arguments + connected images (data URIs, no pixel limits) → the request body."""
+    """arguments + connected media (data URIs, no model limits here) → the request body."""
     body = parse_arguments(values.get("arguments", "{}"))
+    for socket, key, value in connected_media(values):
+        from ..inputs.prepare import Context, Item
+        from ..inputs.rules import Limits
+        kind = BY_NAME[MEDIA_SOCKETS[socket][0]]
+        f = Field(key=key, name=socket, kind=MEDIA, media=kind.name)
+        if key in body:
+            notes.append(f"'{key}' in arguments is replaced by the connected {socket}.")
+        body[key] = kind.encode(Item(f"input '{socket}'", socket, value),
+                                Context(spec.display_name, f, Limits(), True, 16.0, notes))
     connected = [(name, values.get(name)) for name in SOCKETS if values.get(name) is not None]
     if not connected:
         return body
@@ -136,6 +171,8 @@ def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> 
     encode_body(arguments, f"{TITLE}: widget 'arguments'")      # NaN, bad text: fail now
     connected = [values.get(name) for name in SOCKETS if values.get(name) is not None]
     media = {image_key(values): [tensor_digest(t) for t in connected]} if connected else {}
+    for socket, key, value in connected_media(values):
+        media[f"{socket}:{key}"] = [BY_NAME[MEDIA_SOCKETS[socket][0]].digest_of(value)]
 
     def prepare() -> Prepared:
         notes: list[str] = []
@@ -162,7 +199,8 @@ class RunComfyModel:
     FUNCTION = "run"
     CATEGORY = CATEGORY_ROOT
     DESCRIPTION = ("Runs any RunComfy model by its id, for models without a node of their own: "
-                   "give the request body as JSON in 'arguments', connect up to three images. "
+                   "give the request body as JSON in 'arguments', connect up to three images, "
+                   "a video and an audio clip. "
                    "Each run is a paid RunComfy job; RunComfy checks the body before charging.")
 
     async def run(self, **values):
