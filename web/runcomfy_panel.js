@@ -32,13 +32,25 @@ function makeBadge(text) {
   return Badge ? new Badge(options) : options;
 }
 
+// The classic canvas draws badges every frame. Nodes 2.0 (the Vue renderer) reads them once
+// inside a computed that re-runs only on reactive changes (the frontend's own price badges
+// use a revision ref only API nodes get), so the badge getter reads a counter kept on the
+// workspace store (a reactive Pinia store) and each new price bumps it.
+function bumpBadges() {
+  const store = window.app?.extensionManager;
+  if (store) store.runcomfyBadgeRevision = (store.runcomfyBadgeRevision || 0) + 1;
+}
+
 export function watchPrice(node) {
   const type = node.comfyClass || node.type;
   if (!type || !type.startsWith("RunComfy_") || NO_ESTIMATE.has(type)) return;
   let badge = makeBadge("…");
   node.runcomfyPrice = { text: "…", detail: "" };
   node.badges = node.badges || [];
-  node.badges.push(() => badge);
+  node.badges.push(() => {
+    void window.app?.extensionManager?.runcomfyBadgeRevision;   // see bumpBadges
+    return badge;
+  });
   let timer = null;
   const update = () => {
     clearTimeout(timer);
@@ -54,6 +66,7 @@ export function watchPrice(node) {
         badge = makeBadge("price ?");
       }
       node.setDirtyCanvas?.(true, true);
+      bumpBadges();
     }, 250);
   };
   for (const w of node.widgets || []) {

@@ -4,7 +4,8 @@
 //   1. a model node shows a price badge ("≈ $…") and it changes when the duration widget does;
 //   2. a job run from the graph is listed in the RunComfy sidebar tab, with today's spend;
 //   3. "Load into workflow" adds a RunComfy Load Result node holding that request id, and a
-//      graph with it runs to the end without a new job.
+//      graph with it runs to the end without a new job;
+//   4. with Nodes 2.0 (the Vue renderer) the badge shows on the node and follows the widget.
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import os from "node:os";
@@ -152,6 +153,41 @@ try {
          loaded === job.request_id && secondRun.every((s) => s.status_str === "success")
            && afterJobs.jobs.length === listed.jobs.length,
          { request_id: loaded, runs: secondRun.map((s) => s.status_str), jobs: afterJobs.jobs.length });
+
+  // 4. Nodes 2.0 (the Vue node renderer, ComfyUI Desktop's default): the badge shows and follows
+  await page.evaluate(async () => {
+    for (const n of [...window.app.graph._nodes]) window.app.graph.remove(n);
+    await window.app.extensionManager.setting.set("Comfy.VueNodes.Enabled", true);
+  });
+  await page.waitForTimeout(1500);
+  const vueId = await page.evaluate(() => {
+    const n = window.LiteGraph.createNode("RunComfy_acme_reference_to_video");
+    n.pos = [700, 140];                       // clear of the open sidebar panel
+    window.app.graph.add(n);
+    return n.id;
+  });
+  const domBadge = () => page.evaluate((i) => {
+    const el = document.querySelector(`[data-node-id="${i}"]`);
+    return el ? ((el.innerText || "").match(/≈ \$[\d.]+|price unknown/) || [null])[0] : "no node element";
+  }, vueId);
+  await page.waitForFunction((i) => /≈ \$/.test(document.querySelector(`[data-node-id="${i}"]`)?.innerText || ""),
+                             vueId, { timeout: 20000 }).catch(() => {});
+  const vueBefore = await domBadge();
+  // typed into the node's own number field, as a user does (not set from script)
+  const field = page.locator(`[data-node-id="${vueId}"] [data-testid="node-widget"]`)
+    .filter({ has: page.locator('[data-testid="widget-layout-field-label"]', { hasText: /^duration$/ }) })
+    .locator("input").first();
+  await field.fill("10");
+  await field.press("Enter");
+  await page.waitForFunction(([i, b]) => {
+    const t = (document.querySelector(`[data-node-id="${i}"]`)?.innerText || "").match(/≈ \$[\d.]+/);
+    return t && t[0] !== b;
+  }, [vueId, vueBefore], { timeout: 20000 }).catch(() => {});
+  const vueAfter = await domBadge();
+  await page.screenshot({ path: path.join(out, "4-vue-nodes.png") });
+  record("Nodes 2.0: the price badge shows on the node and follows 'duration'",
+         vueBefore?.startsWith("≈ $") && vueAfter?.startsWith("≈ $") && vueBefore !== vueAfter,
+         { before: vueBefore, after: vueAfter });
 } catch (e) {
   record("the check ran to the end", false, String(e).slice(0, 500));
   await page.screenshot({ path: path.join(out, "failure.png") }).catch(() => {});
