@@ -41,6 +41,18 @@ function bumpBadges() {
   if (store) store.runcomfyBadgeRevision = (store.runcomfyBadgeRevision || 0) + 1;
 }
 
+// One job runs per list item, so a node fed by a list (Create List, a folder of images…)
+// costs the estimate once per item: the badge says "each" (the count is known only at run time).
+function fedByList(node) {
+  const graph = node.graph;
+  for (const input of node.inputs || []) {
+    const link = input.link != null ? (graph?.links?.get?.(input.link) ?? graph?.links?.[input.link]) : null;
+    const origin = link ? graph.getNodeById(link.origin_id) : null;
+    if (origin?.constructor?.nodeData?.output_is_list?.[link.origin_slot]) return true;
+  }
+  return false;
+}
+
 export function watchPrice(node) {
   const type = node.comfyClass || node.type;
   if (!type || !type.startsWith("RunComfy_") || NO_ESTIMATE.has(type)) return;
@@ -60,7 +72,7 @@ export function watchPrice(node) {
       try {
         const est = await postJSON("/runcomfy/estimate", { node_type: type, widgets });
         node.runcomfyPrice = est;
-        badge = makeBadge(est.text);
+        badge = makeBadge(est.text.startsWith("≈") && fedByList(node) ? `${est.text} each` : est.text);
       } catch (e) {
         node.runcomfyPrice = { text: "price ?", detail: e.message };
         badge = makeBadge("price ?");
@@ -77,6 +89,12 @@ export function watchPrice(node) {
       return out;
     };
   }
+  const connections = node.onConnectionsChange;
+  node.onConnectionsChange = function (...args) {   // a list linked in or out: "each" or not
+    const out = connections?.apply(this, args);
+    update();
+    return out;
+  };
   const configure = node.onConfigure;
   node.onConfigure = function (...args) {     // a loaded workflow sets the widgets after creation
     const out = configure?.apply(this, args);

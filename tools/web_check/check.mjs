@@ -95,6 +95,22 @@ try {
            { before, after, [widget]: value });
   }
   await page.screenshot({ path: path.join(out, "1-badge.png") });
+
+  // 1b. a node fed by a list runs one job per item: its badge says "each"
+  const listWorkflow = JSON.parse(fs.readFileSync(new URL("../../example_workflows/wan22_prompt_list.json",
+                                                          import.meta.url), "utf8"));
+  const listBadge = await page.evaluate(async (wf) => {
+    await window.app.loadGraphData(wf, true, true, "list check");
+    const n = window.app.graph._nodes.find((x) => x.type === "RunComfy_Wan22_ImageToVideo");
+    for (let k = 0; k < 40; k++) {
+      const t = (n.badges || []).map((b) => (typeof b === "function" ? b() : b)?.text).find((x) => x?.startsWith("≈"));
+      if (t) return t;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return null;
+  }, listWorkflow);
+  record("a node fed by a Create List shows the price of each job", /^≈ \$[\d.]+ each$/.test(listBadge || ""),
+         { badge: listBadge });
   // remove (not clear(): that reuses node ids, and the frontend keeps widget values by id)
   await page.evaluate(() => { for (const n of [...window.app.graph._nodes]) window.app.graph.remove(n); });
   await page.evaluate(() => {
