@@ -127,10 +127,10 @@ def connected_media(values: dict) -> list[tuple[str, str, object]]:
 
 def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
     """arguments + connected media (data URIs, no model limits here) → the request body."""
+    from ..inputs.prepare import Context, Item   # late: the encoders load torch / av / PIL
+    from ..inputs.rules import Limits
     body = parse_arguments(values.get("arguments", "{}"))
     for socket, key, value in connected_media(values):
-        from ..inputs.prepare import Context, Item
-        from ..inputs.rules import Limits
         kind = BY_NAME[MEDIA_SOCKETS[socket][0]]
         f = Field(key=key, name=socket, kind=MEDIA, media=kind.name)
         if key in body:
@@ -141,8 +141,7 @@ def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
     if not connected:
         return body
     key = image_key(values)
-    from ..inputs.images import encode_tensor   # late: torch and PIL load on first run
-    from ..inputs.rules import Limits
+    from ..inputs.images import encode_tensor
     urls = [encode_tensor(spec.display_name, Field(key=key, name=name, kind=MEDIA, media="image"),
                           name, tensor, Limits(), True, notes)
             for name, tensor in connected]
