@@ -279,3 +279,23 @@ def test_bare_kind_formats_and_content_media_types_name_the_kind(prop, found):
     from nodes.inputs.media import recognise
     got = recognise("source", prop)
     assert (got and (got[0].name, got[1])) == (found or None)
+
+
+def test_an_optional_choice_without_a_usable_default_sends_nothing_until_chosen():
+    """Sending the first choice would override the model's own default (an aspect ratio left
+    unset often means "as the input image"): such a combo starts at '(not set)', added last."""
+    from nodes.inputs.request import build_request
+    from nodes.spec.schema import NOT_SET
+    spec = parse_model({"model_id": "acme/choices", "input_schema": {"required": ["mode"], "properties": {
+        "aspect_ratio": {"type": "string", "enum": ["16:9", "9:16", None], "default": None},
+        "style": {"type": "string", "enum": ["a", "b"], "default": "c"},
+        "steps": {"type": "string", "enum": ["5", "10"], "default": 10},      # matched as text
+        "mode": {"type": "string", "enum": ["fast", "slow"]}}}})               # required: a choice
+    by = {f.key: f for f in spec.fields}
+    assert by["aspect_ratio"].choices == ["16:9", "9:16", NOT_SET] and by["aspect_ratio"].default == NOT_SET
+    assert by["style"].choices[-1] == NOT_SET and any("not a choice" in n for n in by["style"].notes)
+    assert (by["steps"].default, by["mode"].default, by["mode"].choices) == ("10", "fast", ["fast", "slow"])
+    node = make_node_class(spec)
+    assert node.INPUT_TYPES()["required"]["aspect_ratio"][1]["default"] == NOT_SET
+    assert build_request(spec, default_values(node)) == {"steps": "10", "mode": "fast"}
+    assert build_request(spec, {**default_values(node), "aspect_ratio": "9:16"})["aspect_ratio"] == "9:16"

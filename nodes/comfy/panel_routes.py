@@ -24,6 +24,7 @@ from ..errors import ConfigError, RunComfyError, clip
 from ..remote.client import usable_request_id
 from ..remote.journal import PENDING, Entry
 from ..spec.estimate import estimate
+from ..spec.schema import NOT_SET
 from . import host
 from .guard import json_body, refuse, reply, same_origin
 
@@ -150,6 +151,8 @@ def node_estimate(spec, widgets: dict):
     for f in spec.fields:
         if f.name in widgets:
             value = widgets[f.name]
+            if value == NOT_SET:               # sends nothing: the estimate knows nothing of it
+                continue
             if f.choices:                      # a combo's text → the schema's typed choice
                 value = next((c for c in f.choices if str(c) == str(value)), value)
             wire[f.key] = value

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from ..errors import InputError
-from ..spec.schema import BOOL, COMBO, FLOAT, INT, JSON, MEDIA, MEDIA_LIST, SEED, Field, ModelSpec
+from ..spec.schema import BOOL, COMBO, FLOAT, INT, JSON, MEDIA, MEDIA_LIST, NOT_SET, SEED, Field, ModelSpec
 from .jsoncheck import problem as json_problem
 
 
@@ -90,6 +90,8 @@ def fail(spec: ModelSpec, f: Field, problem: str) -> InputError:
 def convert(spec: ModelSpec, f: Field, value: Any) -> Any:
     """One widget value → its wire value, or None to leave the key out."""
     if f.kind == COMBO:
+        if value == NOT_SET and NOT_SET in f.choices:
+            return None                                   # left to RunComfy's own default
         for choice in f.choices:
             if value == choice or str(value) == str(choice):
                 return choice

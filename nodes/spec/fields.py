@@ -12,7 +12,8 @@ import math
 
 from ..inputs.media import recognise, strip_node_prefix
 from .names import media_name, widget_name
-from .schema import (BOOL, COMBO, FLOAT, INT, JSON, MEDIA, MEDIA_LIST, SEED, STRING, Field, short)
+from .schema import (BOOL, COMBO, FLOAT, INT, JSON, MEDIA, MEDIA_LIST, NOT_SET, SEED, STRING, Field,
+                     short)
 
 MULTILINE_HINTS = ("prompt", "text", "caption", "description")
 SCALARS = (str, int, float, bool)
@@ -149,17 +150,30 @@ def read_media(f: Field, prop: dict, kind, many: bool) -> None:
 
 
 def read_enum(f: Field, prop: dict) -> None:
-    choices = prop["enum"]
-    if not isinstance(choices, list) or not choices or not all(
-            isinstance(c, SCALARS) and not (isinstance(c, float) and not math.isfinite(c))
-            for c in choices):
+    """A combo.  The default is matched to a choice as text too (a default 5 for the choice
+    "5").  An optional field with no usable default gets a last choice NOT_SET, where it
+    starts, which sends nothing: RunComfy's own default applies, not our first choice (an
+    aspect ratio left unset often means "as the input image")."""
+    raw = prop["enum"]
+    choices = [c for c in raw if c is not None] if isinstance(raw, list) else []
+    if not choices or not all(isinstance(c, SCALARS) and not (isinstance(c, float) and not math.isfinite(c))
+                              for c in choices):
         raise ValueError("'enum' must be a non-empty list of texts or numbers")
-    f.kind, f.choices = COMBO, list(choices)
-    if f.default not in f.choices:
-        if f.default is not None:
-            f.notes.append(f"default {f.default!r} is not one of the choices; the widget starts "
-                           f"at {f.choices[0]!r}")
-        f.default = f.choices[0]
+    f.kind, f.choices = COMBO, choices
+    given = f.default
+    match = None if given is None else next(
+        (c for c in choices if c == given and type(c) is type(given)), None) or next(
+        (c for c in choices if str(c) == str(given)), None)
+    if match is not None:
+        f.default = match
+    elif not f.required and NOT_SET not in choices:
+        f.choices, f.default = choices + [NOT_SET], NOT_SET
+        f.notes.append(f"{'no default' if given is None else f'default {given!r} is not a choice'}: the "
+                       f"widget starts at '{NOT_SET}', which sends nothing (RunComfy's default applies)")
+    else:
+        if given is not None:
+            f.notes.append(f"default {given!r} is not one of the choices; the widget starts at {choices[0]!r}")
+        f.default = choices[0]
     if all(isinstance(c, str) for c in choices) and any(_numeric(c) for c in choices):
         f.notes.append("choices are numbers written as text; they are sent as text, exactly")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from .options import RESERVED_NAMES
 
+NOT_SET = "(not set)"   # the choice an optional combo without a usable default starts at: sends nothing
 INT32_MAX = 2147483647
 INT32_MIN = -2147483648
 
