@@ -23,7 +23,7 @@ comfy_py="${COMFY_PYTHON:-$COMFYUI_DIR/venv/bin/python}"
 [ -x "$comfy_py" ] || comfy_py=python3
 pack_py="$pack/.venv/bin/python"
 [ -x "$pack_py" ] || { echo "run ./run.sh test once first (it makes .venv)"; exit 2; }
-work="$(mktemp -d /tmp/runcomfy-webcheck.XXXXXX)"; mkdir -p "$work/user" "$work/output"
+work="$(mktemp -d /tmp/runcomfy-webcheck.XXXXXX)"; mkdir -p "$work/user" "$work/output" "$work/input"
 sim_port=8777; comfy_port=8199
 link="$COMFYUI_DIR/custom_nodes/runcomfy-webcheck"
 pids=()
@@ -45,6 +45,9 @@ for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$sim_port/v1/mo
 # a catalog model with a duration widget, added the way a user adds one
 (cd "$pack" && RUNCOMFY_BASE_URL="http://127.0.0.1:$sim_port" RUNCOMFY_API_TOKEN=sim-token \
   "$pack_py" -m nodes.catalog add acme/reference-to-video --user-dir "$work/user/runcomfy") > "$work/add.log"
+# the example workflows load "example.png": the pack's own demo picture, not ComfyUI's
+(cd "$pack" && "$pack_py" -c "import sys; from tools.demo import demo_image; demo_image().save(sys.argv[1])" \
+  "$work/input/example.png")
 already=""
 for entry in "$COMFYUI_DIR"/custom_nodes/*; do
   [ "$(readlink -f "$entry")" = "$pack" ] && already="$entry"
@@ -52,7 +55,7 @@ done
 if [ -n "$already" ]; then link=""; else ln -sfn "$pack" "$link"; fi   # never load the pack twice
 (cd "$COMFYUI_DIR" && RUNCOMFY_BASE_URL="http://127.0.0.1:$sim_port" RUNCOMFY_API_TOKEN=sim-token \
   exec "$comfy_py" main.py --cpu --listen 127.0.0.1 --port "$comfy_port" \
-    --user-directory "$work/user" --output-directory "$work/output" \
+    --user-directory "$work/user" --output-directory "$work/output" --input-directory "$work/input" \
     --database-url "sqlite:///$work/user/comfyui.db" --disable-auto-launch) > "$work/comfyui.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 240); do
