@@ -125,26 +125,28 @@ def connected_media(values: dict) -> list[tuple[str, str, object]]:
             for socket in MEDIA_SOCKETS if values.get(socket) is not None]
 
 
-def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
-    """arguments + connected media (data URIs, no model limits here) → the request body."""
+def encode_connected(spec: ModelSpec, kind_name: str, key: str, socket: str, value, notes: list) -> str:
+    """One connected value as its kind's encoder sends it (no model limits: no schema here)."""
     from ..inputs.prepare import Context, Item   # late: the encoders load torch / av / PIL
     from ..inputs.rules import Limits
+    kind = BY_NAME[kind_name]
+    f = Field(key=key, name=socket, kind=MEDIA, media=kind.name)
+    return kind.encode(Item(f"input '{socket}'", socket, value),
+                       Context(spec.display_name, f, Limits(), True, 16.0, notes))
+
+
+def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
+    """arguments + connected media (data URIs, no model limits here) → the request body."""
     body = parse_arguments(values.get("arguments", "{}"))
     for socket, key, value in connected_media(values):
-        kind = BY_NAME[MEDIA_SOCKETS[socket][0]]
-        f = Field(key=key, name=socket, kind=MEDIA, media=kind.name)
         if key in body:
             notes.append(f"'{key}' in arguments is replaced by the connected {socket}.")
-        body[key] = kind.encode(Item(f"input '{socket}'", socket, value),
-                                Context(spec.display_name, f, Limits(), True, 16.0, notes))
+        body[key] = encode_connected(spec, MEDIA_SOCKETS[socket][0], key, socket, value, notes)
     connected = [(name, values.get(name)) for name in SOCKETS if values.get(name) is not None]
     if not connected:
         return body
     key = image_key(values)
-    from ..inputs.images import encode_tensor
-    urls = [encode_tensor(spec.display_name, Field(key=key, name=name, kind=MEDIA, media="image"),
-                          name, tensor, Limits(), True, notes)
-            for name, tensor in connected]
+    urls = [encode_connected(spec, "image", key, name, tensor, notes) for name, tensor in connected]
     if key in body:
         notes.append(f"'{key}' in arguments is replaced by the connected image(s).")
     body[key] = urls if key.endswith("s") or len(urls) > 1 else urls[0]
@@ -153,7 +155,7 @@ def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
 
 def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> dict:
     """The node's work as a plain function (blocking): check, encode, submit, fetch."""
-    from ..inputs.fingerprint import fingerprint, legacy_fingerprint, tensor_digest
+    from ..inputs.fingerprint import fingerprint, legacy_fingerprint
     from ..inputs.request import encode_body
     from .runner import finish
     from ..remote.service import JobService, Prepared, Ticket
@@ -169,7 +171,7 @@ def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> 
     arguments = parse_arguments(values.get("arguments", "{}"))
     encode_body(arguments, f"{TITLE}: widget 'arguments'")      # NaN, bad text: fail now
     connected = [values.get(name) for name in SOCKETS if values.get(name) is not None]
-    media = {image_key(values): [tensor_digest(t) for t in connected]} if connected else {}
+    media = {image_key(values): [BY_NAME["image"].digest_of(t) for t in connected]} if connected else {}
     for socket, key, value in connected_media(values):
         media[f"{socket}:{key}"] = [BY_NAME[MEDIA_SOCKETS[socket][0]].digest_of(value)]
 

@@ -221,18 +221,16 @@ class JobRunner:
         except JobFailed as e:
             raise JobFailed(f"Job {request_id}: {e} The job is paid for; its result cannot be "
                             "used.", request_id=request_id, status="failed") from None
-        cost = data.get("cost")
-        ok = isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost)
-        return JobResult(request_id, outputs, float(cost) if ok else None)
+        return JobResult(request_id, outputs, stated_cost(data))
 
 
 def no_outputs_text(request_id: str, output) -> str:
     """A completed job whose result this pack cannot turn into outputs: what it did send."""
-    others = web_links(output, 3)
+    others = web_links(output, 3)      # at most 3
     if not others:
         return (f"RunComfy says job {request_id} completed but sent no output files. It ran, so "
                 "it is billed as RunComfy says.")
-    shown = "; ".join(clip(f"{k}: {u}", 120) for k, u in others[:3])
+    shown = "; ".join(clip(f"{k}: {u}", 120) for k, u in others)
     return (f"RunComfy says job {request_id} completed, but its result holds no video, image or "
             f"audio file this node can use (it sent {shown}). It ran, so it is billed; fetch "
             "those links yourself (they expire).")
@@ -257,11 +255,16 @@ def failure_text(data: dict, request_id: str) -> str:
             f"inputs): \"{said}\" Queue again to retry.")
 
 
+def stated_cost(data: dict) -> float | None:
+    """The answer's ``cost`` in USD when it is a usable number, else None."""
+    cost = data.get("cost")
+    ok = isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost)
+    return float(cost) if ok else None
+
+
 def billing(data: dict, ran: bool) -> tuple[float | None, str]:
     """(cost as the service states it, the sentence saying whether the job was billed)."""
-    billed, cost = data.get("billed"), data.get("cost")
-    cost = float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) \
-        and math.isfinite(cost) else None
+    billed, cost = data.get("billed"), stated_cost(data)
     if billed is False or cost == 0:
         return 0.0, "Not billed."
     if billed is True or (cost or 0) > 0:

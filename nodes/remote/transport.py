@@ -188,8 +188,7 @@ class Transport:
         instead: ``rate_limit_budget_s`` for a read, ``submit_budget_s`` for a submit."""
         payload = None if body is None else body if isinstance(body, bytes) else encode_json(body)
         attempts = self.policy.submit_attempts if submit else self.policy.attempts
-        started = self.clock()
-        budget_end = started + (self.policy.submit_budget_s if submit else self.policy.rate_limit_budget_s)
+        budget_end = self.clock() + (self.policy.submit_budget_s if submit else self.policy.rate_limit_budget_s)
         failures = limited = 0
         while True:
             if self.gate is not None:
@@ -207,7 +206,7 @@ class Transport:
                                      f"({clip(redact(str(exc), self._token))}).")
                 retry_after = None
             except ApiError as err:
-                if err.http_status == 429 and self.gate is not None:
+                if err_is_429(err) and self.gate is not None:
                     self.gate.hold(err.retry_after, submit)     # every job waits, not only this one
                 if not err.retryable:
                     raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 
+from ..errors import clip
 from ..inputs.media import recognise, strip_node_prefix
 from .names import media_name, widget_name
 from .schema import (BOOL, COMBO, FLOAT, INT, JSON, MEDIA, MEDIA_LIST, NOT_SET, SEED, STRING, Field,
@@ -86,8 +87,6 @@ def read_validations(prop: dict, notes: list) -> list:
     """The rules as a list of objects.  One object alone, or a rule written as bare text, is
     kept as such: a rule the pack cannot read is listed as unchecked, never dropped."""
     raw = prop.get("validations") or []
-    if isinstance(raw, dict):
-        raw = [raw]
     if not isinstance(raw, list):
         raw = [raw]
     if any(not isinstance(v, dict) for v in raw):
@@ -96,8 +95,7 @@ def read_validations(prop: dict, notes: list) -> list:
 
 
 def bare_rule(value) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 200 else text[:199] + "…"
+    return clip(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str))
 
 
 def read_bounds(f: Field, prop: dict) -> None:
@@ -161,11 +159,10 @@ def read_enum(f: Field, prop: dict) -> None:
         raise ValueError("'enum' must be a non-empty list of texts or numbers")
     f.kind, f.choices = COMBO, choices
     given = f.default
-    match = None if given is None else next(
-        (c for c in choices if c == given and type(c) is type(given)), None) or next(
-        (c for c in choices if str(c) == str(given)), None)
-    if match is not None:
-        f.default = match
+    exact = [c for c in choices if c == given and type(c) is type(given)]
+    as_text = [c for c in choices if str(c) == str(given)]
+    if given is not None and (exact or as_text):
+        f.default = (exact or as_text)[0]
     elif not f.required and NOT_SET not in choices:
         f.choices, f.default = choices + [NOT_SET], NOT_SET
         f.notes.append(f"{'no default' if given is None else f'default {given!r} is not a choice'}: the "

@@ -57,8 +57,7 @@ try {
         width: (box[2] - box[0]) * ds.scale + 2 * pad, height: (box[3] - box[1]) * ds.scale + 2 * pad } };
     }, workflow);
     await page.waitForTimeout(800);
-    const loaded = types;
-    const missing = loaded.filter((t) => !known.includes(t));
+    const missing = types.filter((t) => !known.includes(t));
     const out = path.join(target, file.replace(/\.json$/, ".jpg"));
     const raw = await page.screenshot({ type: "png", clip });
     const shot = raw.toString("base64");
@@ -77,7 +76,7 @@ try {
     fs.writeFileSync(out, Buffer.from(jpeg, "base64"));
     const ok = missing.length === 0;
     failed += ok ? 0 : 1;
-    console.log(`${ok ? "OK  " : "FAIL"} ${file}: ${loaded.length} nodes${ok ? "" : `, unknown: ${missing}`} -> ${out}`);
+    console.log(`${ok ? "OK  " : "FAIL"} ${file}: ${types.length} nodes${ok ? "" : `, unknown: ${missing}`} -> ${out}`);
   }
 } finally {
   await browser.close();
