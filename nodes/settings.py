@@ -1,25 +1,53 @@
-"""Where the API token and base URL come from.
+"""Every setting of the pack, declared once (``SETTINGS``), and the config file they live in.
 
-Order: the environment (RUNCOMFY_API_TOKEN, then RUNCOMFY_API_KEY), then the pack's
-config file ``<ComfyUI user>/runcomfy/config.json``, written owner-only (0600).  The
-token never enters a widget, a workflow or a log line.
+A setting is read from the environment first (``RUNCOMFY_…``), then from the pack's config
+file ``<ComfyUI user>/runcomfy/config.json`` (its key is the environment name without
+``RUNCOMFY_``, in lower case: ``daily_limit_usd``), else it takes its default.  Each has one
+parser that says what a value means; a value it cannot read is an error naming the setting
+and where it is set, never silently the default.  ``0`` and negative numbers: refused for
+every amount of time, size or count; for the daily limit, ``0`` means "no paid jobs".
+
+The config file is written owner-only (0600) and may hold the token.  A config file that
+cannot be read (not JSON, not an object, unreadable) is a ConfigFileError naming the file,
+the line and the column: every setting read then fails, so no paid job is submitted while
+the daily limit it may hold is unknown, and the pack never rewrites it.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .comfy import host
 from .errors import ConfigError
 
 DEFAULT_BASE_URL = "https://model-api.runcomfy.net"
 TOKEN_ENV = ("RUNCOMFY_API_TOKEN", "RUNCOMFY_API_KEY")
+LIMIT_ENV = "RUNCOMFY_DAILY_LIMIT_USD"
 MIN_TOKEN, MAX_TOKEN = 8, 1024
+GB = 1024 ** 3
+MiB = 1024 * 1024
 NO_TOKEN = ("No RunComfy API token is set, so nothing was sent. Set it in ComfyUI's Settings → "
             "RunComfy, or set the environment variable RUNCOMFY_API_TOKEN before starting "
             "ComfyUI (create a key on runcomfy.com under Profile → API keys).")
+
+
+# -- the config file ----------------------------------------------------------------------------
+class ConfigFileError(ConfigError):
+    """The config file exists but cannot be read.  ``line``/``column`` where JSON parsing stopped."""
+
+    def __init__(self, path: Path, reason: str, line: int | None = None, column: int | None = None):
+        self.path, self.reason, self.line, self.column = Path(path), reason, line, column
+        where = f" at line {line}, column {column}" if line is not None else ""
+        super().__init__(
+            f"The RunComfy config file {path} cannot be read: {reason}{where}. Fix it by hand (it "
+            "is JSON: a trailing comma or a missing quote is the usual cause), or delete it and set "
+            "the token and daily limit again in Settings → RunComfy. Until then no paid job is "
+            "submitted (the daily limit may be in it), and the pack does not rewrite the file.")
 
 
 def config_path() -> Path:
@@ -27,15 +55,44 @@ def config_path() -> Path:
 
 
 def read_config() -> dict:
+    """The config file's contents; {} when there is none.  Raises ConfigFileError otherwise."""
+    path = config_path()
     try:
-        data = json.loads(config_path().read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return {}
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigFileError(path, getattr(e, "strerror", None) or str(e)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigFileError(path, f"it is not valid JSON ({e.msg})", e.lineno, e.colno) from None
+    except RecursionError:
+        raise ConfigFileError(path, "it is nested too deeply to be a settings file") from None
+    if not isinstance(data, dict):
+        raise ConfigFileError(path, f"it holds a JSON {type(data).__name__}, not an object "
+                                    "({\"key\": value, …})")
+    return data
 
 
-def write_config(data: dict) -> None:
-    """Write the config file readable by its owner only (it may hold the token)."""
+def config_problem() -> str:
+    """What is wrong with the config file ('' when it is fine or absent)."""
+    try:
+        read_config()
+        return ""
+    except ConfigFileError as e:
+        return str(e)
+
+
+def update_config(**changes) -> None:
+    """Set (or with None remove) keys of the config file; a file that cannot be read is
+    never rewritten (ConfigFileError)."""
+    data = read_config()
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
     write_private_json(config_path(), data)
 
 
@@ -61,6 +118,130 @@ def write_private_json(path: Path, data) -> None:
         raise
 
 
+# -- parsers: text as typed → the value, or ValueError saying what is allowed -------------------
+def positive(text: str) -> float:
+    value = _number(text)
+    if not value > 0:
+        raise ValueError("which must be more than 0")
+    return value
+
+
+def dollars(text: str) -> float:
+    try:
+        value = _number(text)
+    except ValueError:
+        raise ValueError("not an amount of US dollars (e.g. 5 or 12.50)") from None
+    if value < 0:
+        raise ValueError("which must be 0 (no paid jobs) or more")
+    return value
+
+
+def job_count(text: str) -> int:
+    value = _number(text)
+    if value != int(value) or not 1 <= value <= 256:
+        raise ValueError("which must be a whole number from 1 to 256")
+    return int(value)
+
+
+def api_url(text: str) -> str:
+    if not text.lower().startswith(("https://", "http://")) or len(text) > 2000:
+        raise ValueError("which must be an http(s):// address such as " + DEFAULT_BASE_URL)
+    return text.rstrip("/")
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError("not a number") from None
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+# -- the table ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Setting:
+    env: str                         # environment variable; the config key derives from it
+    parse: Callable[[str], object]   # text → value (ValueError: "not a number", "which must …")
+    default: object                  # a value, or a callable giving it
+    unit: str                        # how the README and messages name its value
+    what: str                        # the README's sentence
+    shown: bool = False              # also set in Settings → RunComfy
+
+    @property
+    def key(self) -> str:
+        return self.env.lower().replace("runcomfy_", "", 1)
+
+
+def _half_memory_gb() -> float:
+    from .remote.process import total_memory
+    machine = total_memory()
+    return machine / 2 / GB if machine else 8.0
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(LIMIT_ENV, dollars, None, "USD",
+            "refuse, before submitting, a job that would take today's spend past this; 0 means no "
+            "paid jobs at all (reused results still load)", shown=True),
+    Setting("RUNCOMFY_MAX_CONCURRENT_JOBS", job_count, 16, "jobs",
+            "jobs one ComfyUI runs at once (list items, several nodes): 1 to 256"),
+    Setting("RUNCOMFY_BASE_URL", api_url, DEFAULT_BASE_URL, "address", "the API"),
+    Setting("RUNCOMFY_TIMEOUT_MIN", positive, 30.0, "minutes",
+            "longest a job may *run* (queue time not counted)"),
+    Setting("RUNCOMFY_QUEUE_TIMEOUT_MIN", positive, 120.0, "minutes",
+            "longest a job may wait in RunComfy's queue; then it is cancelled (a queued job is not "
+            "billed). If RunComfy will not cancel it, the node waits as long again, then stops "
+            "waiting (the job can still be fetched later)"),
+    Setting("RUNCOMFY_MAX_DOWNLOAD_MB", positive, 1024.0, "MB", "largest result file"),
+    Setting("RUNCOMFY_DOWNLOAD_TIMEOUT_MIN", positive, 30.0, "minutes",
+            "longest a download may take"),
+    Setting("RUNCOMFY_MAX_RESULT_GB", positive, _half_memory_gb, "GB",
+            "memory decoded results may take (one result, or all items of a list); default half "
+            "the machine's memory"),
+    Setting("RUNCOMFY_MAX_IMAGE_MP", positive, 100.0, "megapixels", "pixels of one result image"),
+)
+BY_ENV = {s.env: s for s in SETTINGS}
+
+
+def where_set(setting: Setting, source: str) -> str:
+    """How a message names the place a setting's value came from."""
+    if source == "environment":
+        return setting.env
+    page = " (Settings → RunComfy)" if setting.shown else ""
+    return f"'{setting.key}' in {config_path()}{page}"
+
+
+def lookup(setting: Setting) -> tuple[object, str]:
+    """(value, source) — source is 'environment', 'settings' (the config file) or 'default'.
+    Raises ConfigError naming the setting, its value and what is allowed."""
+    raw, source = os.environ.get(setting.env, "").strip(), "environment"
+    if not raw:
+        saved = read_config().get(setting.key)
+        raw, source = ("" if saved is None else str(saved).strip()), "settings"
+    if not raw:
+        default = setting.default() if callable(setting.default) else setting.default
+        return default, "default"
+    try:
+        return setting.parse(raw), source
+    except ValueError as e:
+        raise ConfigError(f"{where_set(setting, source)} is {raw[:40]!r}, {e} ({setting.unit}). "
+                          "Fix or clear it; nothing was sent.") from None
+
+
+def value_of(env: str):
+    return lookup(BY_ENV[env])[0]
+
+
+def check() -> None:
+    """Every setting a job uses, read once: raises on the first that cannot be used, so a bad
+    value (or an unreadable config file) is found before anything is submitted."""
+    read_config()
+    for setting in SETTINGS:
+        lookup(setting)
+
+
+# -- the token (kept apart from the table: it is never shown, logged or quoted) -------------------
 def token_source() -> tuple[str | None, str]:
     """(token, where it came from) — where is 'environment', 'config' or 'none'."""
     for name in TOKEN_ENV:
@@ -98,98 +279,61 @@ def token_problem(token: str) -> str | None:
 
 def set_token(token: str | None) -> None:
     """Save (or with None/"" clear) the token; a string that cannot be one is refused."""
-    data = read_config()
     if token:
         problem = token_problem(token.strip())
         if problem:
             raise ConfigError(problem)
-        data["api_token"] = token.strip()
-    else:
-        data.pop("api_token", None)
-    write_config(data)
+    update_config(api_token=token.strip() if token else None)
 
 
+# -- what the rest of the pack reads ---------------------------------------------------------------
 def base_url() -> str:
-    return (os.environ.get("RUNCOMFY_BASE_URL") or read_config().get("base_url")
-            or DEFAULT_BASE_URL).rstrip("/")
+    return value_of("RUNCOMFY_BASE_URL")
 
 
 def run_timeout_s() -> float:
-    """Longest a job may *run* (queue time not counted): RUNCOMFY_TIMEOUT_MIN, default 30."""
-    try:
-        return float(os.environ.get("RUNCOMFY_TIMEOUT_MIN") or read_config().get("timeout_min") or 30) * 60
-    except ValueError:
-        return 30 * 60.0
+    return value_of("RUNCOMFY_TIMEOUT_MIN") * 60
 
 
 def queue_timeout_s() -> float:
-    """Longest a job may wait in RunComfy's queue before it is cancelled (not billed):
-    RUNCOMFY_QUEUE_TIMEOUT_MIN, default 120."""
-    return _env_number("RUNCOMFY_QUEUE_TIMEOUT_MIN", 120) * 60
+    return value_of("RUNCOMFY_QUEUE_TIMEOUT_MIN") * 60
 
 
-GB = 1024 ** 3
+def max_download_bytes() -> int:
+    return int(value_of("RUNCOMFY_MAX_DOWNLOAD_MB") * MiB)
 
 
-def _env_number(name: str, default: float) -> float:
-    """A positive number from the environment, else from the config file (the same name
-    without ``RUNCOMFY_``, lower case, as ``timeout_min``), else ``default``."""
-    raw = os.environ.get(name, "").strip() or str(read_config().get(name.lower().replace("runcomfy_", ""), ""))
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        return default
-    return value if value > 0 and value == value and value != float("inf") else default
-
-
-LIMIT_ENV = "RUNCOMFY_DAILY_LIMIT_USD"
+def download_deadline_s() -> float:
+    return value_of("RUNCOMFY_DOWNLOAD_TIMEOUT_MIN") * 60
 
 
 def daily_limit() -> tuple[float | None, str]:
     """(the daily spend limit in USD or None, where it is set: 'environment' or 'settings').
-    The environment wins over Settings → RunComfy; an unreadable value is an error, never
-    silently no limit."""
-    raw = os.environ.get(LIMIT_ENV, "").strip()
-    source = "environment"
-    if not raw:
-        raw, source = str(read_config().get("daily_limit_usd") or "").strip(), "settings"
-    if not raw:
-        return None, ""
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not (value >= 0 and value != float("inf")):
-        where = LIMIT_ENV if source == "environment" else "Settings → RunComfy → daily limit"
-        raise ConfigError(f"{where} is {raw!r}, not an amount of US dollars (e.g. 5 or 12.50). "
-                          "Fix or clear it; nothing was sent.")
-    return value, source
+    0 is a limit: no paid jobs.  An unreadable value is an error, never silently no limit."""
+    value, source = lookup(BY_ENV[LIMIT_ENV])
+    return (None, "") if value is None else (value, source)
+
+
+def limit_place(source: str) -> str:
+    """How a refusal names where the daily limit is set."""
+    return LIMIT_ENV if source == "environment" else "Settings → RunComfy → daily limit"
 
 
 def set_daily_limit(value: float | None) -> None:
-    data = read_config()
-    if value is None:
-        data.pop("daily_limit_usd", None)
-    else:
-        data["daily_limit_usd"] = float(value)
-    write_config(data)
+    update_config(daily_limit_usd=None if value is None else float(value))
 
 
 def result_memory_budget() -> int:
-    """Bytes one decoded result (frames or an image batch) may take: RUNCOMFY_MAX_RESULT_GB,
-    else half the machine's memory (8 GiB when it cannot be read)."""
-    from .remote.process import total_memory
-    machine = total_memory()
-    default = machine / 2 / GB if machine else 8.0
-    return int(_env_number("RUNCOMFY_MAX_RESULT_GB", default) * GB)
+    """Bytes decoded results (frames or an image batch) may take: RUNCOMFY_MAX_RESULT_GB."""
+    return int(value_of("RUNCOMFY_MAX_RESULT_GB") * GB)
 
 
 def max_image_pixels() -> int:
-    """Pixels one result image may have: RUNCOMFY_MAX_IMAGE_MP megapixels, default 100."""
-    return int(_env_number("RUNCOMFY_MAX_IMAGE_MP", 100.0) * 1_000_000)
+    """Pixels one result image may have: RUNCOMFY_MAX_IMAGE_MP megapixels."""
+    return int(value_of("RUNCOMFY_MAX_IMAGE_MP") * 1_000_000)
 
 
 def max_concurrent_jobs() -> int:
-    """How many RunComfy jobs run at once in this process: RUNCOMFY_MAX_CONCURRENT_JOBS,
-    default 16 (never tied to the number of cores: a waiting job uses no CPU)."""
-    return max(1, min(256, int(_env_number("RUNCOMFY_MAX_CONCURRENT_JOBS", 16))))
+    """How many RunComfy jobs run at once in this process (never tied to the number of
+    cores: a waiting job uses no CPU)."""
+    return value_of("RUNCOMFY_MAX_CONCURRENT_JOBS")

@@ -275,14 +275,14 @@ def test_a_token_that_cannot_go_in_a_header_is_refused_before_any_request(env, m
 
 def test_the_config_writer_never_follows_a_planted_symlink(tmp_path):
     from nodes import settings
-    victim = tmp_path / "victim.txt"
-    victim.write_text("keep me")
+    victim = tmp_path / "victim.json"
+    victim.write_text('{"note": "keep me"}')                 # readable as a config: it is not refused
     folder = settings.config_path().parent
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.tmp").symlink_to(victim)               # the old predictable temp path
     settings.config_path().symlink_to(victim)                # and the file itself
     settings.set_token("rc_abcdefgh12345678")
-    assert victim.read_text() == "keep me"
+    assert victim.read_text() == '{"note": "keep me"}'
     path = settings.config_path()
     assert not path.is_symlink() and (path.stat().st_mode & 0o777) == 0o600
     assert settings.token_source() == ("rc_abcdefgh12345678", "config")

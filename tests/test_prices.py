@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from nodes import settings
-from nodes.comfy import panel_routes, runner
+from nodes.comfy import panel_routes, runner, token_route
 from nodes.comfy.factory import default_values
 from nodes.comfy.status import Reporter
 from nodes.errors import JobFailed, RunComfyError, SpendLimitReached
@@ -241,10 +241,11 @@ SAME = {"Sec-Fetch-Site": "same-origin"}
 
 
 def call(*steps, classes=None):
-    """Requests against the panel routes on a real loopback server: [(status, json, text)]."""
+    """Requests against the panel and token routes on a real loopback server: [(status, json, text)]."""
     async def go():
         routes = web.RouteTableDef()
         panel_routes.register(routes, classes or build_mappings()[0])
+        token_route.register(routes)
         app = web.Application()
         app.add_routes(routes)
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:

@@ -29,6 +29,7 @@ async function call(method, token) {
 }
 
 function describe(s) {
+  if (s.problem) return s.problem;
   if (!s.set) return "Not set";
   const tail = s.last4 ? ` (…${s.last4})` : "";
   return s.source === "environment"

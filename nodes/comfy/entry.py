@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from .. import settings
 from . import host, token_route
 
 log = logging.getLogger("runcomfy")
@@ -16,6 +17,9 @@ def load() -> tuple[dict, dict]:
     """(NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS), with the pack's routes added."""
     host.add_routes(token_route.register)   # Settings → RunComfy → API token; first, so it
                                             # never depends on the model files
+    problem = settings.config_problem()
+    if problem:
+        log.warning("RunComfy: %s", problem)
     try:
         from ..spec.registry import build_mappings
         classes, names = build_mappings(tools=True)

@@ -177,6 +177,8 @@ async def post_settings(request: web.Request, data) -> web.Response:
         return refuse(400, "The daily limit must be an amount of US dollars >= 0, or null.")
     try:
         await asyncio.to_thread(settings.set_daily_limit, value)
+    except settings.ConfigFileError as e:
+        return refuse(409, str(e))               # never rewrite a file we cannot read
     except OSError as e:
         return refuse(500, f"Could not write {settings.config_path()}: {e.strerror or e}")
     return reply(limit_view())
@@ -184,10 +186,10 @@ async def post_settings(request: web.Request, data) -> web.Response:
 
 def limit_view() -> dict:
     env = os.environ.get(settings.LIMIT_ENV, "").strip()
-    saved = settings.read_config().get("daily_limit_usd")
+    problem = settings.config_problem()
+    saved = None if problem else settings.read_config().get("daily_limit_usd")
     try:
         limit, source = settings.daily_limit()
-        problem = ""
     except ConfigError as e:
         limit, source, problem = None, "", str(e)
     return {"daily_limit_usd": limit, "source": source, "saved": saved, "env_var": settings.LIMIT_ENV,

@@ -24,19 +24,22 @@ MIN_TOKEN = settings.MIN_TOKEN
 
 # -- what the page may see ----------------------------------------------------------------
 def status() -> dict:
-    """Whether a token is set, its last 4 characters and where it comes from — never more."""
-    token, source = settings.token_source()
+    """Whether a token is set, its last 4 characters and where it comes from — never more;
+    ``problem`` says what is wrong with the config file, when it cannot be read."""
     env_var = next((n for n in settings.TOKEN_ENV if os.environ.get(n, "").strip()), "")
-    saved = bool(str(settings.read_config().get("api_token") or "").strip())
+    problem = settings.config_problem()
+    token, source = (os.environ[env_var].strip(), "environment") if env_var else \
+        (None, "none") if problem else settings.token_source()
+    saved = not problem and bool(str(settings.read_config().get("api_token") or "").strip())
     last4 = token[-4:] if token and len(token) >= MIN_TOKEN else ""
-    message = {
+    message = problem or {
         "environment": f"{env_var} is set in ComfyUI's environment and wins over a token saved "
                        "here; unset it and restart ComfyUI to use the saved one.",
         "config": "Saved in the RunComfy config file in your ComfyUI user folder (owner-only).",
         "none": "No token set. Paste one from runcomfy.com (Profile → API keys).",
     }[source]
     return {"set": bool(token), "last4": last4, "source": source, "env_var": env_var,
-            "saved": saved, "message": message}
+            "saved": saved, "message": message, "problem": problem}
 
 
 # -- handlers -----------------------------------------------------------------------------
@@ -74,6 +77,8 @@ def token_problem(token: str) -> str | None:
 def save(token: str | None) -> web.Response:
     try:
         settings.set_token(token)
+    except settings.ConfigFileError as e:
+        return refuse(409, str(e))               # never rewrite a file we cannot read
     except OSError as e:
         log.warning("RunComfy: could not write the config file %s (%s)", settings.config_path(),
                     type(e).__name__)

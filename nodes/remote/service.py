@@ -40,7 +40,7 @@ from .money import billed_sentence, spend_check
 from .pacing import RateGate
 from .process import pid_alive
 from ..results.files import fetch_all, output_folder, sweep_parts
-from ..settings import queue_timeout_s, run_timeout_s
+from ..settings import check as check_settings, queue_timeout_s, run_timeout_s
 from .transport import RetryPolicy
 
 log = logging.getLogger("runcomfy")
@@ -170,6 +170,7 @@ class JobService:
                     fps.append(prepared.legacy_fingerprint)
                 continue
             if entry is None:
+                check_settings()                    # a bad setting or config file stops here, unpaid
                 client = clients()                  # a missing or bad token stops here, unpaid
                 est = ticket.estimate
                 entry, mine = journal.claim(fps, ticket.model_id, self.owner, time.time() + CLAIM_S,

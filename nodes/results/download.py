@@ -34,10 +34,9 @@ import requests
 import urllib3
 from requests.auth import AuthBase
 
-from ..errors import DownloadError, clip, redact
+from ..errors import ConfigError, DownloadError, clip, redact
 
 MiB = 1024 * 1024
-DEFAULT_MAX_BYTES = 1024 * MiB
 MAX_ENV = "RUNCOMFY_MAX_DOWNLOAD_MB"
 CHUNK = MiB
 MAX_REDIRECTS = 5
@@ -47,7 +46,6 @@ TICK_S = 1.0                  # ... and at least one per second while waiting fo
 STALL_S = 30.0                # less than STALL_BYTES in this window is a stall
 STALL_BYTES = 64 * 1024
 DEADLINE_ENV = "RUNCOMFY_DOWNLOAD_TIMEOUT_MIN"
-DEFAULT_DEADLINE_S = 30 * 60.0
 URL_SHOWN = 160               # characters of a URL quoted in a message
 _REDIRECTS = (301, 302, 303, 307, 308)
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
@@ -68,8 +66,8 @@ def shown(url: str) -> str:
 
 def deadline_s() -> float:
     """Seconds all attempts of one download may take: RUNCOMFY_DOWNLOAD_TIMEOUT_MIN, default 30."""
-    from ..settings import _env_number
-    return _env_number(DEADLINE_ENV, DEFAULT_DEADLINE_S / 60) * 60
+    from ..settings import download_deadline_s
+    return download_deadline_s()
 
 
 def is_loopback(host: str) -> bool:
@@ -134,16 +132,11 @@ def _fmt(n: int) -> str:
 def _max_bytes(max_bytes) -> int:
     if max_bytes is not _UNSET:
         return int(max_bytes)
-    raw = os.environ.get(MAX_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_BYTES
+    from ..settings import max_download_bytes
     try:
-        value = int(float(raw) * MiB)
-    except (ValueError, OverflowError):
-        value = 0
-    if value <= 0:
-        raise DownloadError(f"{MAX_ENV}={raw!r} is not a positive number of megabytes; fix or unset it.")
-    return value
+        return max_download_bytes()
+    except ConfigError as e:          # checked before the submit too; this is the last guard
+        raise DownloadError(str(e)) from None
 
 
 def download(url: str, dest: "str | Path", *, api_base: str | None = None, token: str | None = None,
