@@ -7,6 +7,7 @@ same --user-directory), killed with SIGKILL where the test says so.
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -225,6 +226,57 @@ def test_a_locked_journal_submits_nothing(env, monkeypatch):
         holder.kill()
         holder.wait()
     assert env.calls("submit") == []
+
+
+class LocksJournalOnSubmit(Reporter):
+    """Another program locks the journal the moment the submit is answered, for ``hold`` s."""
+
+    def __init__(self, path, hold: float):
+        super().__init__()
+        self.path, self.hold, self.released = path, hold, threading.Event()
+
+    def event(self, e):
+        if e.stage == "submitted":
+            locked = threading.Event()
+
+            def holder():
+                db = sqlite3.connect(self.path, isolation_level=None)
+                db.execute("BEGIN EXCLUSIVE")
+                locked.set()
+                time.sleep(self.hold)
+                db.execute("ROLLBACK")
+                db.close()
+                self.released.set()
+            threading.Thread(target=holder, daemon=True).start()
+            locked.wait(5)
+        super().event(e)
+
+
+def test_a_paid_job_the_journal_could_not_record_is_fetched_and_recorded_later(env, monkeypatch, caplog):
+    monkeypatch.setattr(Journal, "busy_timeout_s", 0.3)
+    env.run_s = 2.0                                          # the lock ends while the job runs
+    service = JobService.shared()
+    reporter = LocksJournalOnSubmit(service.journal().path, hold=1.0)
+    done = []
+    worker = threading.Thread(target=lambda: done.append(
+        runner.execute(node().SPEC, values(), reporter)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the run never ended (waited for a download nobody does)"
+    assert reporter.released.is_set() and len(env.calls("submit")) == 1
+    rid = done[0]["result"][-1]
+    note = next(n for n in reporter.notes if "could not record it yet" in n)
+    assert f"Request {rid} was submitted and is billed" in note and "Load Result" in note
+    assert service.join_background(30)
+    assert Journal().get(rid).status == "completed"          # the id reached the journal after all
+    assert not [r for r in caplog.records if "nothing was submitted" in r.getMessage()]
+    run_here()                                               # the same inputs: reused, not paid again
+    assert len(env.calls("submit")) == 1
+
+
+def test_a_download_lease_for_a_request_the_journal_does_not_know_is_granted(tmp_path):
+    journal = Journal(tmp_path / "j.sqlite3")
+    assert journal.lease_fetch("never-recorded", "me", time.time() + 60)
 
 
 def test_a_corrupt_journal_is_kept_aside_and_a_new_one_started(env, caplog):

@@ -43,7 +43,12 @@ COLUMNS = ("id, request_id, fingerprint, model_id, status, created_at, updated_a
 
 
 class JournalError(RunComfyError):
-    """The journal cannot be read or written.  Raised before anything is submitted."""
+    """The journal cannot be read or written.  ``before_submit``: it failed while a job was
+    being claimed (so nothing was submitted); otherwise a job it concerns may exist and be paid."""
+
+    def __init__(self, message: str, *, path: Path, reason: str, before_submit: bool):
+        super().__init__(message)
+        self.path, self.reason, self.before_submit = path, reason, before_submit
 
 
 @dataclass
@@ -165,7 +170,7 @@ class Journal:
         finally:
             db.close()
 
-    def _error(self, e: Exception, doing: str) -> JournalError:
+    def _error(self, e: Exception, doing: str, before_submit: bool = True) -> JournalError:
         folder = self.path.parent
         reason = str(e) or type(e).__name__
         if "locked" in reason or "busy" in reason:
@@ -174,16 +179,19 @@ class Journal:
         else:
             advice = (f"Make sure the file and its folder {folder} are writable by you (and the "
                       "disk is not full or read-only), then queue again.")
+        outcome = "so nothing was submitted and nothing was paid" if before_submit else \
+            "so this change of a job's record is not saved yet"
         return JournalError(f"RunComfy could not {doing} its job journal {self.path} ({reason}), "
-                            f"so nothing was submitted and nothing was paid. {advice}")
+                            f"{outcome}. {advice}", path=self.path, reason=reason,
+                            before_submit=before_submit)
 
     @contextmanager
-    def _tx(self, doing: str, immediate: bool = True):
+    def _tx(self, doing: str, immediate: bool = True, before_submit: bool = False):
         try:
             with self._lock if immediate else _nolock(), self._connect(immediate) as db:
                 yield db
         except sqlite3.Error as e:
-            raise self._error(e, doing) from None
+            raise self._error(e, doing, before_submit) from None
 
     # -- claims: the intent, before the submit ---------------------------------------------
     def claim(self, fps: list[str], model_id: str, owner: str, until: float,
@@ -197,7 +205,7 @@ class Journal:
         Returns (entry, mine).
         """
         now = time.time()
-        with self._tx("record the job in") as db:
+        with self._tx("record the job in", before_submit=True) as db:
             row = self._live(db, fps)
             if row is not None:
                 return Entry.from_row(row), False
@@ -225,7 +233,7 @@ class Journal:
 
     def find(self, fps: list[str]) -> Entry | None:
         """The newest live entry (claimed, uncertain, pending or completed) for these inputs."""
-        with self._tx("read", immediate=False) as db:
+        with self._tx("read", immediate=False, before_submit=True) as db:
             row = self._live(db, fps)
             return Entry.from_row(row) if row else None
 
@@ -296,12 +304,15 @@ class Journal:
     # -- download leases: one process downloads a job's files, the others wait -------------
     def lease_fetch(self, request_id: str, owner: str, until: float) -> bool:
         """Take (or renew) the right to download this job's files; False while another
-        process holds an unexpired lease."""
+        process holds an unexpired lease.  True when no row has this request id yet (its
+        id could not be written): no other process can be downloading it then."""
         with self._tx("update") as db:
             cur = db.execute("UPDATE jobs SET owner = ?, claim_until = ? WHERE request_id = ? AND "
                              "(owner = '' OR owner = ? OR claim_until IS NULL OR claim_until < ?)",
                              (owner, until, request_id, owner, time.time()))
-            return cur.rowcount == 1
+            if cur.rowcount == 1:
+                return True
+            return db.execute("SELECT 1 FROM jobs WHERE request_id = ?", (request_id,)).fetchone() is None
 
     def end_fetch(self, request_id: str, owner: str) -> None:
         self._write("UPDATE jobs SET owner = '', claim_until = NULL WHERE request_id = ? AND owner = ?",

@@ -40,7 +40,7 @@ from .money import billed_sentence, spend_check
 from .pacing import RateGate
 from .process import pid_alive
 from ..results.files import fetch_all, output_folder, sweep_parts
-from ..settings import check as check_settings, queue_timeout_s, run_timeout_s
+from ..settings import check as check_settings, download_deadline_s, queue_timeout_s, run_timeout_s
 from .transport import RetryPolicy
 
 log = logging.getLogger("runcomfy")
@@ -48,6 +48,8 @@ log = logging.getLogger("runcomfy")
 CLAIM_S = RetryPolicy().submit_budget_s + 30   # a submit ends within its budget: then it is dead
 FETCH_LEASE_S = 90.0                           # renewed while the download makes progress
 WAIT_STEP_S = 0.25                             # how often a waiting run looks at the journal
+RECORD_RETRY_S = 600.0         # a paid job's id the journal refused is retried this long ...
+RECORD_RETRY_FIRST_S, RECORD_RETRY_MAX_S = 0.5, 10.0   # ... first after 0.5 s, then doubling to 10 s
 
 
 class UncertainSubmit(RunComfyError):
@@ -247,10 +249,32 @@ class JobService:
         try:
             journal.record_request(entry.id, rid)
         except JournalError as e:
-            log.warning("RunComfy: request %s is paid for but not journaled: %s", rid, e)
-            reporter.note(f"Request {rid} is paid for but could not be written to the journal "
-                          f"({clip(e, 120)}). Keep this id: RunComfy Load Result can fetch it.")
+            self._record_later(journal, entry.id, rid)
+            log.warning("RunComfy: request %s was submitted and is billed, but the journal %s could "
+                        "not record it yet (%s); retrying in the background.", rid, e.path, e.reason)
+            reporter.note(f"Request {rid} was submitted and is billed, but the journal could not "
+                          f"record it yet ({clip(e.reason, 80)}); the pack keeps trying and fetches "
+                          "the result anyway. Keep this id: RunComfy Load Result fetches it.")
         return entry
+
+    def _record_later(self, journal: Journal, entry_id: int, rid: str) -> None:
+        """Write a paid job's request id as soon as the journal takes it (bounded retries), so
+        the next run resumes the job instead of calling its submit uncertain."""
+        def work():
+            delay, end = RECORD_RETRY_FIRST_S, time.monotonic() + RECORD_RETRY_S
+            while True:
+                try:
+                    journal.record_request(entry_id, rid)
+                    log.info("RunComfy: request %s is now recorded in the journal.", safe_id(rid))
+                    return
+                except JournalError as e:
+                    if time.monotonic() + delay > end:
+                        log.warning("RunComfy: gave up recording request %s in the journal %s (%s). "
+                                    "It is billed: RunComfy Load Result fetches it.", rid, e.path, e.reason)
+                        return
+                time.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX_S)
+        self._start_background(f"runcomfy-record-{safe_id(rid)}", work)
 
     # -- waiting -------------------------------------------------------------------------
     def wait(self, journal: Journal, client, entry: Entry, reporter, should_cancel=host.interrupted,
@@ -288,7 +312,7 @@ class JobService:
         one process sharing the journal (a lease); the others wait and use its files."""
         rid = entry.request_id
         with self._locks.hold("files:" + rid):
-            told = False
+            told, give_up = False, time.monotonic() + download_deadline_s() + FETCH_LEASE_S
             while True:
                 current = journal.get(rid) or entry
                 files = current.local_files()
@@ -298,6 +322,10 @@ class JobService:
                     quietly(journal.end_fetch, rid, current.owner)   # its download died with it
                 if quietly(journal.lease_fetch, rid, self.owner, time.time() + FETCH_LEASE_S,
                             default=True):
+                    break
+                if time.monotonic() > give_up:       # a lease that never ends: download it here
+                    log.warning("RunComfy: the download of request %s by %s took longer than any "
+                                "download may; downloading it here.", safe_id(rid), current.owner)
                     break
                 if should_cancel():
                     host.raise_interrupt()
@@ -354,10 +382,17 @@ class JobService:
             except Exception as e:  # noqa: BLE001 - a background thread reports, never crashes
                 log.warning("RunComfy: could not fetch request %s in the background: %s",
                             safe_id(request_id), e)
+        self._start_background(f"runcomfy-keep-{safe_id(request_id)}", work)
+
+    def _start_background(self, name: str, work) -> None:
+        """Run ``work`` in a daemon thread that join_background waits for."""
+        def run():
+            try:
+                work()
             finally:
                 with self._guard:
                     self._background.discard(threading.current_thread())
-        thread = threading.Thread(target=work, name=f"runcomfy-keep-{safe_id(request_id)}", daemon=True)
+        thread = threading.Thread(target=run, name=name, daemon=True)
         with self._guard:
             self._background.add(thread)
         thread.start()
