@@ -111,6 +111,32 @@ def test_a_model_files_own_price_is_used_until_the_catalog_says_otherwise(user_d
     assert (price.rate, price.source) == (0.2, "model file")
 
 
+@pytest.mark.parametrize("damaged", [
+    {"models": []}, {"models": "x"}, [1, 2], "{not json",
+    {"models": {"wan-ai/wan-2-2/image-to-video": {"base_price_usd": 0.05, "price_unit": "second",
+                                                  "fetched_at": "yesterday"}}},
+    {"models": {"wan-ai/wan-2-2/image-to-video": ["not", "a", "price"]}},
+])
+def test_a_damaged_price_cache_is_set_aside_the_nodes_work_and_a_refresh_repairs_it(
+        sim, client, monkeypatch, caplog, damaged):
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
+    path = JobService.shared().prices().path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = damaged if isinstance(damaged, str) else json.dumps(damaged)
+    path.write_text(text)
+    spec = build_mappings()[0][WAN22].SPEC
+    assert not PriceBook(path).get(spec).known                     # unknown, no exception
+    (kept,) = path.parent.glob("prices.json.damaged-*")
+    assert kept.read_text() == text and not path.exists()
+    assert any(str(path) in r.getMessage() and kept.name in r.getMessage() for r in caplog.records)
+    runner.execute(*wan22(), Reporter())                           # the node works: price unknown
+    assert len(sim.calls("submit")) == 1
+    book = PriceBook(path)
+    assert book.refresh([spec.model_id], client) == 1              # the next refresh writes a good one
+    assert PriceBook(path).get(spec).rate == 0.05
+
+
 def test_the_background_refresh_never_blocks_and_needs_a_token(sim, monkeypatch, user_dirs):
     book = PriceBook(user_dirs / "user" / "prices.json")
     assert book.refresh_in_background(["wan-ai/wan-2-2/image-to-video"]) is None   # no token

@@ -65,6 +65,21 @@ def price_from(doc: dict, source: str, fetched_at: float | None = None) -> Price
                  str(doc.get("pricing_note") or ""), source if ok else "", fetched_at)
 
 
+def cached_models(data) -> dict:
+    """The cache file's ``models`` as {model id: {price keys, fetched_at}}; ValueError when the
+    file does not have that shape (it is then set aside, never half read)."""
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, dict):
+        raise ValueError("it has no 'models' object")
+    for model_id, entry in models.items():
+        stamp = entry.get("fetched_at") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not (stamp is None or (isinstance(stamp, (int, float))
+                                                                and not isinstance(stamp, bool)
+                                                                and math.isfinite(stamp))):
+            raise ValueError(f"its entry for {str(model_id)[:80]!r} is not a price with a time")
+    return models
+
+
 class PriceBook:
     """The price cache of one user folder, and the background refresh that fills it."""
 
@@ -77,11 +92,26 @@ class PriceBook:
     def _load(self) -> dict:
         if self._cache is None:
             try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-                self._cache = data.get("models", {}) if isinstance(data, dict) else {}
-            except (OSError, ValueError):
+                self._cache = cached_models(json.loads(self.path.read_text(encoding="utf-8")))
+            except FileNotFoundError:
                 self._cache = {}
+            except (OSError, ValueError, RecursionError) as e:
+                self._cache = {}
+                self._set_aside(e)
         return self._cache
+
+    def _set_aside(self, why: Exception) -> None:
+        """Keep a damaged cache beside the next one (never delete it) and say so once."""
+        kept = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            self.path.replace(kept)
+        except OSError as e:
+            log.warning("RunComfy: the price cache %s is damaged (%s) and could not be moved "
+                        "aside (%s); prices are unknown until it is fixed or removed.",
+                        self.path, why, e)
+            return
+        log.warning("RunComfy: the price cache %s was damaged (%s); kept it as %s. Prices are "
+                    "unknown until the next refresh writes a new one.", self.path, why, kept.name)
 
     def get(self, spec) -> Price:
         with self._lock:
