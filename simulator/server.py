@@ -158,6 +158,9 @@ class Simulator:
         """What the job is charged: by the price unit and its output; 0 when not billed."""
         if not job.billed(now):
             return 0
+        stated = magic(job.body).get("cost")
+        if stated is not None:                 # [sim:cost=-100]: a hostile or broken cost
+            return float(stated)
         price = self.catalog.pricing(job.model_id)
         return charge(price["base_price_usd"], price["price_unit"], job.plan)
 
@@ -227,7 +230,8 @@ def magic(body: dict) -> dict:
     content moderation, not billed · ``[sim:cancelled]`` cancelled by the service ·
     ``[sim:empty]`` completed without outputs · ``[sim:shape=videos]`` output key ·
     ``[sim:n=K]`` K outputs · ``[sim:also=audio]`` / ``[sim:also=image]`` (or both,
-    comma-separated) an extra WAV / PNG in the same result.
+    comma-separated) an extra WAV / PNG in the same result · ``[sim:cost=X]`` the result
+    states cost X (e.g. -100 or nan: a broken answer).
     """
     found = {}
     for value in body.values():

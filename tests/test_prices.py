@@ -196,6 +196,29 @@ def test_a_job_over_the_daily_limit_is_refused_before_submitting_and_reuse_passe
     assert [e.status for e in Journal().recent()] == ["completed"]  # the refusal left no row
 
 
+@pytest.mark.parametrize("stated", ["-100", "nan", "-0.01"])
+def test_a_negative_or_broken_cost_counts_as_unknown_so_the_limit_still_holds(priced, monkeypatch,
+                                                                             caplog, stated):
+    monkeypatch.setenv("RUNCOMFY_DAILY_LIMIT_USD", "0.40")
+    reporter = Reporter()
+    runner.execute(*wan22(seed=1, prompt=f"a lake [sim:cost={stated}]"), reporter)
+    (entry,) = Journal().recent()
+    assert (entry.cost, entry.estimate) == (None, 0.25)               # the estimate counts
+    assert "RunComfy did not report the cost" in reporter.lines[-1][1]
+    assert any("not an amount" in r.getMessage() for r in caplog.records)
+    with pytest.raises(SpendLimitReached, match=r"Today's RunComfy spend is \$0.25"):
+        runner.execute(*wan22(seed=2), Reporter())                   # 0.25 + 0.25 > 0.40
+    assert len(priced.calls("submit")) == 1
+
+
+def test_a_negative_cost_already_in_the_journal_is_not_summed(user_dirs):
+    journal = Journal()
+    for rid, cost in (("old-row", -100.0), ("good-row", 0.30)):      # as an older version wrote them
+        journal.add_loaded(rid)
+        journal.record_outputs(rid, {}, cost)
+    assert journal.spend_today() == (pytest.approx(0.30), 0.0)
+
+
 def test_the_limit_counts_jobs_still_running_and_holds_across_threads(priced, monkeypatch):
     monkeypatch.setenv("RUNCOMFY_DAILY_LIMIT_USD", "0.30")         # room for exactly one
     priced.run_s = 1.0

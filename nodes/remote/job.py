@@ -7,6 +7,7 @@ and its outputs arrive in the same call.
 """
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -16,6 +17,8 @@ from typing import Callable
 from .client import (CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, UNKNOWN, RunComfyClient,
                      error_text, normalize_status, output_urls, web_links)
 from ..errors import Interrupted, JobFailed, JobTimeout, RunComfyError, clip
+
+log = logging.getLogger("runcomfy")
 
 TICK = 1.0                 # live status at least this often while waiting
 UNKNOWN_GRACE_S = 120.0    # how long an unknown status is tolerated
@@ -256,10 +259,16 @@ def failure_text(data: dict, request_id: str) -> str:
 
 
 def stated_cost(data: dict) -> float | None:
-    """The answer's ``cost`` in USD when it is a usable number, else None."""
+    """The answer's ``cost`` in USD when it is a usable amount, else None (unknown: the job's
+    estimate counts).  A negative or non-finite cost is logged, never summed into the spend."""
     cost = data.get("cost")
-    ok = isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost)
-    return float(cost) if ok else None
+    if cost is None:
+        return None
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost) and cost >= 0:
+        return float(cost)
+    log.warning("RunComfy: request %s stated a cost of %s, which is not an amount; counting its "
+                "estimate instead.", clip(data.get("request_id") or "?", 40), clip(repr(cost), 40))
+    return None
 
 
 def billing(data: dict, ran: bool) -> tuple[float | None, str]:

@@ -224,10 +224,12 @@ class Journal:
     @staticmethod
     def _spend(db, since: float) -> tuple[float, float]:
         """Costs the service reported, plus the estimates of jobs that may still bill:
-        running, unconfirmed, or completed without a reported cost."""
+        running, unconfirmed, or completed without a reported cost.  A negative cost (never
+        written now; rows of older versions may hold one) counts as unreported."""
         maybe = ",".join("?" * len(MAY_BILL))
-        row = db.execute(f"SELECT COALESCE(SUM(cost), 0), COALESCE(SUM(CASE WHEN cost IS NULL AND "
-                         f"status IN ({maybe}) THEN COALESCE(estimate, 0) ELSE 0 END), 0) FROM jobs "
+        row = db.execute(f"SELECT COALESCE(SUM(CASE WHEN cost >= 0 THEN cost ELSE 0 END), 0), "
+                         f"COALESCE(SUM(CASE WHEN (cost IS NULL OR NOT cost >= 0) AND status IN "
+                         f"({maybe}) THEN MAX(COALESCE(estimate, 0), 0) ELSE 0 END), 0) FROM jobs "
                          "WHERE created_at >= ?", (*MAY_BILL, since)).fetchone()
         return float(row[0]), float(row[1])
 
