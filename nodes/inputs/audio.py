@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import wave
+from dataclasses import dataclass
 from fractions import Fraction
 
 import av
@@ -93,26 +94,53 @@ def mp3_bytes(samples: np.ndarray, rate: int) -> bytes:
     return buf.getvalue()
 
 
-def add_audio(out, audio: dict, *, codec: str = "aac", bit_rate: int = 160_000, rates=None) -> None:
-    """Encode an AUDIO into a new stream of an open output container (AAC in MP4 by default).
+@dataclass
+class Track:
+    """An audio stream declared in an output container, with the samples it is to carry."""
+    stream: object
+    samples: np.ndarray     # float32 [1 or 2 channels, n]
+    rate: int               # the samples' own rate (the stream's may differ: resampled)
+    layout: str             # "mono" or "stereo"
 
-    Mono stays mono; more than two channels are mixed down to stereo.  The rate is kept
-    when the codec takes it, else resampled (to 44.1 kHz)."""
+
+def add_audio(out, audio: dict, **options) -> None:
+    """Declare and encode an AUDIO at once: for a container that carries nothing else (MP3)."""
+    encode_audio(out, declare_audio(out, audio, **options))
+
+
+def declare_audio(out, audio: dict, *, codec: str = "aac", bit_rate: int = 160_000,
+                  rates=None) -> Track:
+    """A new audio stream in an open output container (AAC in MP4 by default), for the AUDIO.
+
+    Every stream must be declared before the first packet is muxed (PyAV cannot add one
+    later), so a video with sound declares this before encoding its frames.  Mono stays
+    mono; more than two channels are mixed down to stereo.  The rate is kept when the
+    codec takes it, else resampled (to 44.1 kHz)."""
     samples = torch.as_tensor(audio["waveform"]).detach().to("cpu", torch.float32)
     samples = (samples[0] if samples.dim() == 3 else samples).numpy()
     rate = int(audio["sample_rate"])
     if samples.shape[0] > 2:
         samples = np.stack([samples[0::2].mean(0), samples[1::2].mean(0)])
     layout = "mono" if samples.shape[0] == 1 else "stereo"
-    target = rate if (rates is None and codec != "aac") or (rates and rate in rates) else AAC_RATE
-    stream = out.add_stream(codec, rate=target)
+    stream = out.add_stream(codec, rate=stream_rate(rate, codec, rates))
     stream.layout = layout
     stream.bit_rate = bit_rate
-    resampler = av.AudioResampler(format=stream.format.name, layout=layout, rate=target)
+    return Track(stream, samples, rate, layout)
+
+
+def stream_rate(rate: int, codec: str, rates) -> int:
+    """The rate a codec's stream runs at for samples at ``rate``: kept when it takes it."""
+    return rate if (rates is None and codec != "aac") or (rates and rate in rates) else AAC_RATE
+
+
+def encode_audio(out, track: Track) -> None:
+    """Encode a declared track's samples (resampled to its stream's rate) and flush it."""
+    stream, samples, rate = track.stream, track.samples, track.rate
+    resampler = av.AudioResampler(format=stream.format.name, layout=track.layout, rate=stream.rate)
     step = 4096
     for start in range(0, samples.shape[1], step):
         part = np.ascontiguousarray(samples[:, start:start + step], dtype=np.float32)
-        frame = av.AudioFrame.from_ndarray(part, format="fltp", layout=layout)
+        frame = av.AudioFrame.from_ndarray(part, format="fltp", layout=track.layout)
         frame.sample_rate = rate
         frame.time_base = Fraction(1, rate)
         frame.pts = start

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .audio import add_audio
+from .audio import declare_audio, encode_audio
 from .media import BY_NAME, data_uri
 
 VIDEO = BY_NAME["video"]
@@ -75,6 +75,7 @@ def frames_to_mp4(frames: torch.Tensor, fps: float, *, size=None, crf: int = CRF
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
         stream = video_stream(out, fps, tw, th, crf)
+        track = declare_audio(out, audio) if audio is not None else None   # before any packet
         for start in range(0, n, CHUNK):
             chunk = frames[start:start + CHUNK, ..., :3].detach().to("cpu", torch.float32)
             pixels = chunk.mul(255).round_().clamp_(0, 255).to(torch.uint8).numpy()
@@ -84,8 +85,8 @@ def frames_to_mp4(frames: torch.Tensor, fps: float, *, size=None, crf: int = CRF
                     frame = frame.reformat(tw, th)
                 out.mux(stream.encode(frame))
         out.mux(stream.encode())
-        if audio is not None:
-            add_audio(out, audio)
+        if track is not None:
+            encode_audio(out, track)
     return buf.getvalue()
 
 
@@ -184,12 +185,14 @@ def probe(source, ctx, name) -> Probe:
 def transcode(source, size, crf: int, window=None) -> bytes:
     """Decode the source frame by frame, scale, encode as H.264 MP4 (sound kept as AAC).
     ``window`` (start, length) in seconds keeps only the frames inside it (and no sound)."""
+    sound = sound_of(source) if window is None else None
     buf = io.BytesIO()
     with av.open(source if not isinstance(source, Path) else str(source)) as src, \
             av.open(buf, "w", format="mp4") as out:
         vin = src.streams.video[0]
         fps = float(vin.average_rate or 16)
         stream = video_stream(out, fps, *even(size), crf)
+        track = declare_audio(out, sound) if sound is not None else None   # before any packet
         for frame in src.decode(vin):
             if window is not None:
                 t = float(frame.pts * vin.time_base) if frame.pts is not None else 0.0
@@ -199,16 +202,22 @@ def transcode(source, size, crf: int, window=None) -> bytes:
             frame.pts = None
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
-        if src.streams.audio and window is None:
-            from ..results.audio import decode_audio_stream
-            if isinstance(source, io.BytesIO):
-                source.seek(0)
-            sound = decode_audio_stream(source)
-            if sound is not None:
-                add_audio(out, sound)
+        if track is not None:
+            encode_audio(out, track)
     if isinstance(source, io.BytesIO):
         source.seek(0)
     return buf.getvalue()
+
+
+def sound_of(source) -> dict | None:
+    """The source's sound track as AUDIO (None without one), read before the output is
+    opened: its stream is declared there before the first video packet."""
+    from ..results.audio import decode_audio_stream
+    try:
+        return decode_audio_stream(source)
+    finally:
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
 
 
 # -- shared --------------------------------------------------------------------------------
