@@ -16,7 +16,7 @@ import torch
 from nodes.comfy import host, runner
 from nodes.comfy.factory import default_values
 from nodes.comfy.status import Reporter
-from nodes.results.local_video import Components
+from nodes.results.local_video import Components, LocalVideo
 from nodes.spec import registry
 from nodes.spec.catalog import add_model
 
@@ -159,3 +159,10 @@ def test_a_video_built_from_frames_and_an_audio_is_sent_with_the_sound(quick, cl
     assert_sound_kept(received(quick), frames=20, seconds=1.5)
     assert out["frame_count"] == 20
 
+
+
+def test_a_cut_of_a_video_with_sound_keeps_the_sound_of_the_cut(quick, client, tmp_path):
+    path = write_clip(str(tmp_path / "in.mp4"), "mp4", "libx264", {"preset": "ultrafast"})
+    out, _ = run(node(client), client, prompt="x", video=LocalVideo(path, start_time=0.5, duration=1.0))
+    assert_sound_kept(received(quick), frames=FPS, seconds=1.0)
+    assert out["frame_count"] == FPS

@@ -13,6 +13,7 @@ sentence.  A file over the size limit is re-encoded at lower qualities (CRF_STEP
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -184,8 +185,8 @@ def probe(source, ctx, name) -> Probe:
 
 def transcode(source, size, crf: int, window=None) -> bytes:
     """Decode the source frame by frame, scale, encode as H.264 MP4 (sound kept as AAC).
-    ``window`` (start, length) in seconds keeps only the frames inside it (and no sound)."""
-    sound = sound_of(source) if window is None else None
+    ``window`` (start, length) in seconds keeps only the frames and the sound inside it."""
+    sound = sound_of(source, window)
     buf = io.BytesIO()
     with av.open(source if not isinstance(source, Path) else str(source)) as src, \
             av.open(buf, "w", format="mp4") as out:
@@ -209,15 +210,25 @@ def transcode(source, size, crf: int, window=None) -> bytes:
     return buf.getvalue()
 
 
-def sound_of(source) -> dict | None:
-    """The source's sound track as AUDIO (None without one), read before the output is
-    opened: its stream is declared there before the first video packet."""
+def sound_of(source, window=None) -> dict | None:
+    """The source's sound track as AUDIO, cut to ``window`` (None without sound), read
+    before the output is opened: its stream is declared there before the first packet."""
     from ..results.audio import decode_audio_stream
     try:
-        return decode_audio_stream(source)
+        sound = decode_audio_stream(source)
     finally:
         if isinstance(source, io.BytesIO):
             source.seek(0)
+    return sound if sound is None or window is None else cut_sound(sound, *window)
+
+
+def cut_sound(sound: dict, start: float, length: float) -> dict | None:
+    """The AUDIO's part from ``start`` for ``length`` seconds (inf: to the end); None if empty."""
+    rate = sound["sample_rate"]
+    first = round(start * rate)
+    stop = None if math.isinf(length) else first + round(length * rate)
+    part = sound["waveform"][..., first:stop]
+    return {**sound, "waveform": part} if part.shape[-1] else None
 
 
 # -- shared --------------------------------------------------------------------------------
