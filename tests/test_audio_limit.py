@@ -101,4 +101,4 @@ def test_a_clip_just_under_the_model_size_rule_is_still_sent_as_mp3(quick, clien
     with av.open(io.BytesIO(raw)) as box:
         heard = sum(f.samples for f in box.decode(audio=0)) / box.streams.audio[0].codec_context.sample_rate
     assert heard == pytest.approx(120, abs=0.2)
-    assert any("sent as MP3" in n and "1.9 MB" in n for n in reporter.notes)
+    assert any("sent as MP3 (64 kbit/s)" in n and "1.9 MB" in n for n in reporter.notes)

@@ -2,10 +2,11 @@
 
 ComfyUI's AUDIO is ``{"waveform": float tensor [batch, channels, samples], "sample_rate":
 int}``.  One clip is sent as 16-bit PCM WAV (lossless, read by every service) when that
-fits the inline limit (16 MiB as base64) and the model's size rule, else as 192 kbit/s
-MP3 (the node says so).  Duration rules are checked on the samples; a clip too long to
-fit even as MP3 is refused from its length before anything is encoded.  A batch of several
-clips on a single audio input is refused: one clip per job, never several paid jobs.
+fits the inline limit (16 MiB as base64) and the model's size rule, else as MP3 at 192
+kbit/s (LAME's most is 160 at 16–24 kHz, 64 at 8–12 kHz; the node says which).  Duration
+rules are checked on the samples; a clip too long to fit even as MP3 is refused from its
+length before anything is encoded.  A batch of several clips on a single audio input is
+refused: one clip per job, never several paid jobs.
 """
 from __future__ import annotations
 
@@ -55,8 +56,8 @@ def mp3_uri(ctx, name: str, samples: np.ndarray, rate: int, as_wav: int) -> str:
         raise InputError(refusal)
     data = mp3_bytes(samples, rate)
     if len(data) <= budget:
-        ctx.notes.append(f"{name}: sent as MP3 (192 kbit/s): as WAV it would be {as_wav / 1e6:.1f} MB, "
-                         f"over {why}.")
+        ctx.notes.append(f"{name}: sent as MP3 ({mp3_bit_rate(rate) // 1000} kbit/s): as WAV it would "
+                         f"be {as_wav / 1e6:.1f} MB, over {why}.")
         return data_uri(data, "audio/mpeg")
     raise InputError(f"{ctx.who}: input '{name}' ({samples.shape[1] / rate:.0f} s) is "
                      f"{len(data) / 1e6:.1f} MB even as MP3, over {why}. Shorten it or give an "
