@@ -2,14 +2,17 @@
 
 ComfyUI's AUDIO is ``{"waveform": float tensor [batch, channels, samples], "sample_rate":
 int}``.  One clip is sent as 16-bit PCM WAV (lossless, read by every service) when that
-fits the inline limit (16 MiB as base64) and the model's size rule, else as 192 kbit/s
-MP3 (the node says so).  Duration rules are checked on the samples.  A batch of several
-clips on a single audio input is refused: one clip per job, never several paid jobs.
+fits the inline limit (16 MiB as base64) and the model's size rule, else as MP3 at 192
+kbit/s (LAME's most is 160 at 16–24 kHz, 64 at 8–12 kHz; the node says which).  Duration
+rules are checked on the samples; a clip too long to fit even as MP3 is refused from its
+length before anything is encoded.  A batch of several clips on a single audio input is
+refused: one clip per job, never several paid jobs.
 """
 from __future__ import annotations
 
 import io
 import wave
+from dataclasses import dataclass
 from fractions import Fraction
 
 import av
@@ -22,29 +25,83 @@ from .media import BY_NAME, data_uri
 AUDIO = BY_NAME["audio"]
 MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 AAC_RATE = 44100
+WAV_HEADER = 44                   # RIFF, fmt and data chunk headers of a PCM WAV
+MP3_BIT_RATE = 192_000
+MP3_CAPS = {8000: 64_000, 11025: 64_000, 12000: 64_000, 16000: 160_000, 22050: 160_000,
+            24000: 160_000}       # the highest bit rate LAME writes at these rates
+MP3_SLACK = 0.99                  # the floor stays under every real MP3 (headers, padding add)
 
 
 def encode_item(item, ctx) -> str:
     name = item.socket or ctx.field.name
     samples, rate = clip_of(ctx.who, name, item.value)
-    seconds = samples.shape[1] / rate
+    channels, n = samples.shape
+    seconds = n / rate
     problem = ctx.limits.check("duration", seconds)
     if problem:
         raise InputError(f"{ctx.who}: input '{name}' is {seconds:.2f} s long: {problem} Allowed: "
                          f"{ctx.limits.bounds('duration')}. Trim it first.")
-    budget, why = AUDIO.byte_budget(ctx.limits, "audio/wav")
-    data = wav_bytes(samples, rate)
-    if len(data) <= budget:
-        return data_uri(data, "audio/wav")
-    wav_size = len(data)
+    as_wav = wav_size(n, channels)
+    if as_wav <= AUDIO.byte_budget(ctx.limits, "audio/wav")[0]:
+        return data_uri(wav_bytes(samples, rate), "audio/wav")
+    return mp3_uri(ctx, name, samples, rate, as_wav)
+
+
+def mp3_uri(ctx, name: str, samples: np.ndarray, rate: int, as_wav: int) -> str:
+    """The clip as MP3, for one whose WAV (``as_wav`` bytes) is over the limit; refused
+    from its length alone when even the MP3 cannot fit."""
     budget, why = AUDIO.byte_budget(ctx.limits, "audio/mpeg")
+    refusal = refusal_by_length(ctx.who, name, samples.shape[1], rate, budget, why)
+    if refusal:                              # before encoding: it cannot fit in any form
+        raise InputError(refusal)
     data = mp3_bytes(samples, rate)
     if len(data) <= budget:
-        ctx.notes.append(f"{name}: sent as MP3 (192 kbit/s): as WAV it would be {wav_size / 1e6:.1f} MB, "
-                         f"over {why}.")
+        ctx.notes.append(f"{name}: sent as MP3 ({mp3_bit_rate(rate) // 1000} kbit/s): as WAV it would "
+                         f"be {as_wav / 1e6:.1f} MB, over {why}.")
         return data_uri(data, "audio/mpeg")
-    raise InputError(f"{ctx.who}: input '{name}' ({seconds:.0f} s) is {len(data) / 1e6:.1f} MB even as "
-                     f"MP3, over {why}. Shorten it or give an https:// link.")
+    raise InputError(f"{ctx.who}: input '{name}' ({samples.shape[1] / rate:.0f} s) is "
+                     f"{len(data) / 1e6:.1f} MB even as MP3, over {why}. Shorten it or give an "
+                     "https:// link.")
+
+
+# -- sizes known before encoding -----------------------------------------------------------
+def wav_size(samples: int, channels: int) -> int:
+    """Bytes of the 16-bit PCM WAV ``wav_bytes`` makes: the 44-byte header and the samples."""
+    return WAV_HEADER + samples * channels * 2
+
+
+def mp3_bit_rate(rate: int) -> int:
+    """The bit rate of the MP3 ``mp3_bytes`` makes of a clip at ``rate`` Hz: 192 kbit/s asked,
+    but LAME stops at 160 for MPEG-2 rates (16–24 kHz) and at 64 for MPEG-2.5 (8–12 kHz)."""
+    return MP3_CAPS.get(stream_rate(rate, "libmp3lame", MP3_RATES), MP3_BIT_RATE)
+
+
+def mp3_floor(samples: int, rate: int) -> int:
+    """Bytes the MP3 of ``samples`` at ``rate`` Hz takes at least (frames only add to it)."""
+    return int(samples / rate * mp3_bit_rate(rate) / 8 * MP3_SLACK)
+
+
+def refusal_by_length(who: str, name: str, samples: int, rate: int, budget: int, why: str) -> str | None:
+    """Why a clip of ``samples`` at ``rate`` Hz cannot be sent within ``budget`` bytes even
+    as MP3 (the smallest form the node makes), known without encoding it; None when it may."""
+    least = mp3_floor(samples, rate)
+    if least <= budget:
+        return None
+    kbps = mp3_bit_rate(rate) // 1000
+    fits = budget / (kbps * 125)
+    return (f"{who}: input '{name}' is {span(samples / rate)} long; even as MP3 at {kbps} kbit/s "
+            f"(the smallest form the node sends) it takes at least {least / 1e6:.1f} MB, over "
+            f"{why}. Shorten it (about {span(fits)} fits) or give an https:// link.")
+
+
+def span(seconds: float) -> str:
+    """'10 h 00 min', '8 min 44 s' or '45.0 s'."""
+    whole = int(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+    if whole >= 60:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{seconds:.1f} s"
 
 
 def split_clips(value) -> list:
@@ -89,30 +146,57 @@ def mp3_bytes(samples: np.ndarray, rate: int) -> bytes:
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp3") as out:
         add_audio(out, {"waveform": torch.from_numpy(samples)[None], "sample_rate": rate},
-                  codec="libmp3lame", bit_rate=192_000, rates=MP3_RATES)
+                  codec="libmp3lame", bit_rate=MP3_BIT_RATE, rates=MP3_RATES)
     return buf.getvalue()
 
 
-def add_audio(out, audio: dict, *, codec: str = "aac", bit_rate: int = 160_000, rates=None) -> None:
-    """Encode an AUDIO into a new stream of an open output container (AAC in MP4 by default).
+@dataclass
+class Track:
+    """An audio stream declared in an output container, with the samples it is to carry."""
+    stream: object
+    samples: np.ndarray     # float32 [1 or 2 channels, n]
+    rate: int               # the samples' own rate (the stream's may differ: resampled)
+    layout: str             # "mono" or "stereo"
 
-    Mono stays mono; more than two channels are mixed down to stereo.  The rate is kept
-    when the codec takes it, else resampled (to 44.1 kHz)."""
+
+def add_audio(out, audio: dict, **options) -> None:
+    """Declare and encode an AUDIO at once: for a container that carries nothing else (MP3)."""
+    encode_audio(out, declare_audio(out, audio, **options))
+
+
+def declare_audio(out, audio: dict, *, codec: str = "aac", bit_rate: int = 160_000,
+                  rates=None) -> Track:
+    """A new audio stream in an open output container (AAC in MP4 by default), for the AUDIO.
+
+    Every stream must be declared before the first packet is muxed (PyAV cannot add one
+    later), so a video with sound declares this before encoding its frames.  Mono stays
+    mono; more than two channels are mixed down to stereo.  The rate is kept when the
+    codec takes it, else resampled (to 44.1 kHz)."""
     samples = torch.as_tensor(audio["waveform"]).detach().to("cpu", torch.float32)
     samples = (samples[0] if samples.dim() == 3 else samples).numpy()
     rate = int(audio["sample_rate"])
     if samples.shape[0] > 2:
         samples = np.stack([samples[0::2].mean(0), samples[1::2].mean(0)])
     layout = "mono" if samples.shape[0] == 1 else "stereo"
-    target = rate if (rates is None and codec != "aac") or (rates and rate in rates) else AAC_RATE
-    stream = out.add_stream(codec, rate=target)
+    stream = out.add_stream(codec, rate=stream_rate(rate, codec, rates))
     stream.layout = layout
     stream.bit_rate = bit_rate
-    resampler = av.AudioResampler(format=stream.format.name, layout=layout, rate=target)
+    return Track(stream, samples, rate, layout)
+
+
+def stream_rate(rate: int, codec: str, rates) -> int:
+    """The rate a codec's stream runs at for samples at ``rate``: kept when it takes it."""
+    return rate if (rates is None and codec != "aac") or (rates and rate in rates) else AAC_RATE
+
+
+def encode_audio(out, track: Track) -> None:
+    """Encode a declared track's samples (resampled to its stream's rate) and flush it."""
+    stream, samples, rate = track.stream, track.samples, track.rate
+    resampler = av.AudioResampler(format=stream.format.name, layout=track.layout, rate=stream.rate)
     step = 4096
     for start in range(0, samples.shape[1], step):
         part = np.ascontiguousarray(samples[:, start:start + step], dtype=np.float32)
-        frame = av.AudioFrame.from_ndarray(part, format="fltp", layout=layout)
+        frame = av.AudioFrame.from_ndarray(part, format="fltp", layout=track.layout)
         frame.sample_rate = rate
         frame.time_base = Fraction(1, rate)
         frame.pts = start

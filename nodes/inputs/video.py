@@ -13,6 +13,7 @@ sentence.  A file over the size limit is re-encoded at lower qualities (CRF_STEP
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .audio import add_audio
+from .audio import declare_audio, encode_audio
 from .media import BY_NAME, data_uri
 
 VIDEO = BY_NAME["video"]
@@ -75,6 +76,7 @@ def frames_to_mp4(frames: torch.Tensor, fps: float, *, size=None, crf: int = CRF
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
         stream = video_stream(out, fps, tw, th, crf)
+        track = declare_audio(out, audio) if audio is not None else None   # before any packet
         for start in range(0, n, CHUNK):
             chunk = frames[start:start + CHUNK, ..., :3].detach().to("cpu", torch.float32)
             pixels = chunk.mul(255).round_().clamp_(0, 255).to(torch.uint8).numpy()
@@ -84,8 +86,8 @@ def frames_to_mp4(frames: torch.Tensor, fps: float, *, size=None, crf: int = CRF
                     frame = frame.reformat(tw, th)
                 out.mux(stream.encode(frame))
         out.mux(stream.encode())
-        if audio is not None:
-            add_audio(out, audio)
+        if track is not None:
+            encode_audio(out, track)
     return buf.getvalue()
 
 
@@ -183,13 +185,15 @@ def probe(source, ctx, name) -> Probe:
 
 def transcode(source, size, crf: int, window=None) -> bytes:
     """Decode the source frame by frame, scale, encode as H.264 MP4 (sound kept as AAC).
-    ``window`` (start, length) in seconds keeps only the frames inside it (and no sound)."""
+    ``window`` (start, length) in seconds keeps only the frames and the sound inside it."""
+    sound = sound_of(source, window)
     buf = io.BytesIO()
     with av.open(source if not isinstance(source, Path) else str(source)) as src, \
             av.open(buf, "w", format="mp4") as out:
         vin = src.streams.video[0]
         fps = float(vin.average_rate or 16)
         stream = video_stream(out, fps, *even(size), crf)
+        track = declare_audio(out, sound) if sound is not None else None   # before any packet
         for frame in src.decode(vin):
             if window is not None:
                 t = float(frame.pts * vin.time_base) if frame.pts is not None else 0.0
@@ -199,16 +203,32 @@ def transcode(source, size, crf: int, window=None) -> bytes:
             frame.pts = None
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
-        if src.streams.audio and window is None:
-            from ..results.audio import decode_audio_stream
-            if isinstance(source, io.BytesIO):
-                source.seek(0)
-            sound = decode_audio_stream(source)
-            if sound is not None:
-                add_audio(out, sound)
+        if track is not None:
+            encode_audio(out, track)
     if isinstance(source, io.BytesIO):
         source.seek(0)
     return buf.getvalue()
+
+
+def sound_of(source, window=None) -> dict | None:
+    """The source's sound track as AUDIO, cut to ``window`` (None without sound), read
+    before the output is opened: its stream is declared there before the first packet."""
+    from ..results.audio import decode_audio_stream
+    try:
+        sound = decode_audio_stream(source)
+    finally:
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+    return sound if sound is None or window is None else cut_sound(sound, *window)
+
+
+def cut_sound(sound: dict, start: float, length: float) -> dict | None:
+    """The AUDIO's part from ``start`` for ``length`` seconds (inf: to the end); None if empty."""
+    rate = sound["sample_rate"]
+    first = round(start * rate)
+    stop = None if math.isinf(length) else first + round(length * rate)
+    part = sound["waveform"][..., first:stop]
+    return {**sound, "waveform": part} if part.shape[-1] else None
 
 
 # -- shared --------------------------------------------------------------------------------
