@@ -153,6 +153,16 @@ def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
     return body
 
 
+def media_of(values: dict, legacy: bool = False) -> dict:
+    """The connected media as content hashes, by request key (``legacy``: as version 2 hashed)."""
+    connected = [values.get(name) for name in SOCKETS if values.get(name) is not None]
+    media = {image_key(values): [BY_NAME["image"].digest_of(t, legacy) for t in connected]} \
+        if connected else {}
+    for socket, key, value in connected_media(values):
+        media[f"{socket}:{key}"] = [BY_NAME[MEDIA_SOCKETS[socket][0]].digest_of(value, legacy)]
+    return media
+
+
 def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> dict:
     """The node's work as a plain function (blocking): check, encode, submit, fetch."""
     from ..inputs.fingerprint import fingerprint, legacy_fingerprint
@@ -170,15 +180,14 @@ def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> 
     reporter = reporter or Reporter()
     arguments = parse_arguments(values.get("arguments", "{}"))
     encode_body(arguments, f"{TITLE}: widget 'arguments'")      # NaN, bad text: fail now
-    connected = [values.get(name) for name in SOCKETS if values.get(name) is not None]
-    media = {image_key(values): [BY_NAME["image"].digest_of(t) for t in connected]} if connected else {}
-    for socket, key, value in connected_media(values):
-        media[f"{socket}:{key}"] = [BY_NAME[MEDIA_SOCKETS[socket][0]].digest_of(value)]
+    media = media_of(values)
 
     def prepare() -> Prepared:
         notes: list[str] = []
         body = build_body(spec, values, notes)
-        return Prepared(encode_body(body, TITLE), legacy_fingerprint(model_id, body), notes)
+        earlier = (legacy_fingerprint(model_id, body),
+                   fingerprint(model_id, arguments, media_of(values, legacy=True), {}, 2))
+        return Prepared(encode_body(body, TITLE), earlier, notes)
 
     service = service or JobService.shared()
     ticket = Ticket(model_id, spec.display_name, fingerprint(model_id, arguments, media, {}), prepare,

@@ -57,16 +57,18 @@ def plan(spec: ModelSpec, values: dict, service: JobService) -> tuple[Ticket, di
     scalars = scalar_values(spec, values)
     media = media_identity(spec, values)
 
+    own = identity(spec, options)
+
     def prepare() -> Prepared:
         prepared = prepare_media(spec, values, fit=bool(options["fit_image_to_limits"]),
                                  fps=float(options["video_fps"] or 0))
         body = assemble(spec, scalars, prepared.urls)
-        return Prepared(encode_body(body, spec.display_name),
-                        legacy_fingerprint(spec.model_id, body), prepared.notes)
+        earlier = (legacy_fingerprint(spec.model_id, body),
+                   fingerprint(spec.model_id, scalars, media_identity(spec, values, legacy=True), own, 2))
+        return Prepared(encode_body(body, spec.display_name), earlier, prepared.notes)
 
-    ticket = Ticket(spec.model_id, spec.display_name,
-                    fingerprint(spec.model_id, scalars, media, identity(spec, options)), prepare,
-                    estimate(spec, scalars, service.prices().get(spec)))
+    ticket = Ticket(spec.model_id, spec.display_name, fingerprint(spec.model_id, scalars, media, own),
+                    prepare, estimate(spec, scalars, service.prices().get(spec)))
     return ticket, options
 
 

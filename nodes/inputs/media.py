@@ -36,7 +36,7 @@ class MediaKind:
     inline_max: int              # longest data URI (the whole string) the service takes
     rules: frozenset             # validation facts that apply (see rules.py)
     encoder: str                 # "module:function" (item, context) -> data URI
-    digest: str                  # "module:function" value -> content hash (for the fingerprint)
+    digest: str                  # "module:function" (value, legacy) -> content hash (fingerprint)
     splitter: str                # "module:function" batch -> its items, on a list field ("": whole)
     batch_hint: str              # how a batch on a list socket is read, for tooltips
     what: str                    # "an image", for sentences
@@ -56,8 +56,9 @@ class MediaKind:
     def encode(self, item, ctx) -> str:
         return _load(self.encoder)(item, ctx)
 
-    def digest_of(self, value) -> str:
-        return _load(self.digest)(value)
+    def digest_of(self, value, legacy: bool = False) -> str:
+        """The value's content hash for the fingerprint (``legacy``: as version 2 hashed it)."""
+        return _load(self.digest)(value, legacy)
 
     def split(self, value) -> list:
         """A connected batch as the items of a list field (a batch of 3 images is 3 images)."""
@@ -75,7 +76,7 @@ KINDS: tuple[MediaKind, ...] = (
         list_suffixes=("_mask_urls", "_masks"),
         socket_type="MASK,IMAGE", mime="image", inline_max=6 * MiB,
         rules=frozenset({"width", "height", "size", "aspect"}),
-        encoder=".images:encode_mask_item", digest=".fingerprint:tensor_digest",
+        encoder=".images:encode_mask_item", digest=".fingerprint:image_digest",
         splitter=".images:split_masks", batch_hint="A batch gives one item per mask.",
         what="a mask", connect_hint="connect a MASK (white is the area it applies to) or an IMAGE"),
     MediaKind(
@@ -89,7 +90,7 @@ KINDS: tuple[MediaKind, ...] = (
         list_suffixes=("_image_urls", "_images", "_img_urls"),
         socket_type="IMAGE", mime="image", inline_max=6 * MiB,
         rules=frozenset({"width", "height", "size", "aspect"}),
-        encoder=".images:encode_item", digest=".fingerprint:tensor_digest",
+        encoder=".images:encode_item", digest=".fingerprint:image_digest",
         splitter=".images:split_images", batch_hint="A batch gives one item per image.",
         what="an image", connect_hint="connect an IMAGE"),
     MediaKind(

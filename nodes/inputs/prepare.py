@@ -60,14 +60,16 @@ def prepare_media(spec, values: dict, *, fit: bool = True, fps: float = 0.0) -> 
     return out
 
 
-def media_identity(spec, values: dict) -> dict:
-    """Each media field's items as content hashes or links (item counts checked here)."""
+def media_identity(spec, values: dict, legacy: bool = False) -> dict:
+    """Each media field's items as content hashes or links (item counts checked here);
+    ``legacy``: hashed as version 2 of the fingerprint did."""
     found = {}
     for f in spec.media_fields:
         kind = BY_NAME[f.media]
         items = collect(spec, f, values, [])
         check_count(spec, f, len(items))
-        found[f.key] = [kind.digest_of(i.value) if i.value is not None else i.link for i in items]
+        found[f.key] = [kind.digest_of(i.value, legacy) if i.value is not None else i.link
+                        for i in items]
     return found
 
 

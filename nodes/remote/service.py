@@ -60,7 +60,7 @@ class UncertainSubmit(RunComfyError):
 class Prepared:
     """Checked and encoded inputs: exactly what the submit sends."""
     payload: bytes
-    legacy_fingerprint: str = ""       # how pack 0.1 keyed the same inputs (migrated journals)
+    legacy_fingerprints: tuple = ()    # how earlier versions keyed the same inputs (their jobs count)
     notes: list = field(default_factory=list)
 
 
@@ -168,8 +168,7 @@ class JobService:
                 prepared = ticket.prepared()        # every check and encoding; nothing paid yet
                 for note in prepared.notes:
                     reporter.note(note)
-                if prepared.legacy_fingerprint:
-                    fps.append(prepared.legacy_fingerprint)
+                fps += [fp for fp in prepared.legacy_fingerprints if fp]
                 continue
             if entry is None:
                 check_settings()                    # a bad setting or config file stops here, unpaid
