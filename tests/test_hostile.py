@@ -162,7 +162,7 @@ def test_a_compressed_file_is_refused_not_inflated(api, tmp_path):
     bomb = gzip.compress(b"\0" * 50_000_000)          # 50 MB inflated, ~50 KB sent
     api.routes[("GET", "/f")] = lambda h: send(h, 200, bomb, {"Content-Encoding": "gzip"})
     with pytest.raises(DownloadError, match="compressed \\(gzip\\).*refusing"):
-        dl.download(api.url + "/f", tmp_path / "f.mp4")
+        dl.download(api.url + "/f", tmp_path / "f.mp4", api_base=api.url)
     assert not list(tmp_path.iterdir())
 
 
@@ -186,7 +186,7 @@ def test_a_trickling_file_is_cut_and_the_status_keeps_moving(api, tmp_path, monk
     calls = []
     started = time.monotonic()
     with pytest.raises(DownloadError, match="stalled"):
-        dl.download(api.url + "/slow", tmp_path / "s.mp4", timeout=(2, 5),
+        dl.download(api.url + "/slow", tmp_path / "s.mp4", api_base=api.url, timeout=(2, 5),
                     progress=lambda a, b: calls.append(time.monotonic()))
     took = time.monotonic() - started
     assert took < 12                                   # 3 attempts of ~1 s windows, not 18 s+
@@ -210,7 +210,7 @@ def test_the_overall_download_deadline_ends_a_slow_but_steady_file(api, tmp_path
             pass
     api.routes[("GET", "/steady")] = steady
     with pytest.raises(DownloadError, match="limit for a download"):
-        dl.download(api.url + "/steady", tmp_path / "s.mp4", deadline=1.0)
+        dl.download(api.url + "/steady", tmp_path / "s.mp4", api_base=api.url, deadline=1.0)
 
 
 # -- results too big to decode -----------------------------------------------------------------
