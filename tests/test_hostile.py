@@ -22,7 +22,7 @@ from nodes.comfy import runner
 from nodes.remote import transport
 from nodes.remote.client import RunComfyClient
 from nodes.results.decode import decode_video
-from nodes.errors import DownloadError, JobFailed, ResultTooLarge, RunComfyError, SubmitUncertain
+from nodes.errors import ApiError, DownloadError, JobFailed, ResultTooLarge, RunComfyError, SubmitUncertain
 from nodes.comfy.factory import default_values
 from nodes.remote.journal import Journal
 from nodes.spec.registry import build_mappings
@@ -146,6 +146,29 @@ def test_a_huge_api_answer_is_not_read(api, monkeypatch):
     client = RunComfyClient(policy=FAST, timeout=(2, 5))
     with pytest.raises(RunComfyError, match="larger than 0.0625 MiB"):
         client.status("req-1")
+
+
+DEEP = {"list": b"[" * 100_000 + b"]" * 100_000, "object": b'{"a":' * 100_000 + b"1" + b"}" * 100_000}
+
+
+@pytest.mark.parametrize("shape", DEEP)
+def test_a_deeply_nested_poll_answer_is_an_unreadable_answer_not_a_crash(api, shape):
+    api.routes[("GET", "/v1/requests/")] = lambda h: send(h, 200, DEEP[shape])
+    client = RunComfyClient(policy=FAST, timeout=(2, 5))
+    with pytest.raises(ApiError, match="nested more than 100 levels deep, which the pack cannot read") as info:
+        client.result("req-1")
+    assert info.value.retryable and len(str(info.value)) < 300
+    assert len(api.hits) == FAST.attempts                 # asked again, as for any unreadable answer
+
+
+@pytest.mark.parametrize("shape", DEEP)
+def test_a_deeply_nested_submit_answer_is_uncertain_not_a_crash(api, shape):
+    api.routes[("POST", "/v1/models/")] = lambda h: send(h, 200, DEEP[shape])
+    with pytest.raises(SubmitUncertain, match="nested more than 100 levels deep.*may have been created"):
+        run_image_node()
+    (entry,) = Journal().recent()
+    assert entry.status == "uncertain" and "nested more than 100 levels" in entry.error
+    assert [m for m, _ in api.hits] == ["POST"]           # never submitted twice
 
 
 def test_a_service_error_text_is_quoted_at_most_200_characters(api):
