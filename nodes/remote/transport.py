@@ -130,24 +130,32 @@ class _TooDeep(ValueError):
     pass
 
 
-def parse_answer(raw: bytes | bytearray) -> tuple[object, str]:
-    """(the JSON value, "") or (something, why it is unusable): never a RecursionError."""
+def parse_answer(raw: bytes | bytearray, secret: str | None = None) -> tuple[object, str]:
+    """(the JSON value, "") or (something, why it is unusable): never a RecursionError.
+
+    Every text in it (strings, keys, or the body when it is not JSON) comes out redacted:
+    ``secret`` and any ``Bearer …`` value are replaced before anything else reads it, so
+    a service repeating the token cannot put it in an error, the journal, a log or a route.
+    """
     try:
-        return _checked(json.loads(raw)), ""
+        return _clean(json.loads(raw), secret), ""
     except (RecursionError, _TooDeep):
         return {}, TOO_DEEP
     except ValueError:
-        text = clip(raw.decode("utf-8", "replace"))
+        text = clip(redact(raw.decode("utf-8", "replace"), secret))
         return {"message": text}, f"not JSON: {text}"
 
 
-def _checked(value, depth: int = 0):
-    """``value`` when it nests at most MAX_DEPTH containers deep, else _TooDeep."""
-    if isinstance(value, (dict, list)):
-        if depth >= MAX_DEPTH:
-            raise _TooDeep
-        for item in value.values() if isinstance(value, dict) else value:
-            _checked(item, depth + 1)
+def _clean(value, secret: str | None, depth: int = 0):
+    """``value`` with every string redacted; _TooDeep past MAX_DEPTH nested containers."""
+    if isinstance(value, str):
+        return redact(value, secret)
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+        raise _TooDeep
+    if isinstance(value, dict):
+        return {redact(k, secret): _clean(v, secret, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v, secret, depth + 1) for v in value]
     return value
 
 
@@ -296,7 +304,7 @@ class Transport:
                 return {}, f"an answer larger than {MAX_ANSWER / 2**20:g} MiB (not read)"
             if self.clock() > give_up:
                 return {}, f"an answer still arriving after {ANSWER_DEADLINE_S:.0f} s (dropped)"
-        return parse_answer(raw) if raw else ({}, "")
+        return parse_answer(raw, self._token) if raw else ({}, "")
 
     @staticmethod
     def _check_submit_answer(status: int, data, problem: str) -> None:
