@@ -17,6 +17,7 @@ import traceback
 import zlib
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp import web
@@ -285,6 +286,36 @@ def test_catalog_add_prints_nothing_of_a_token_the_service_repeats(echo, form, c
     out = capsys.readouterr()
     assert said in out.err and "Invalid API key" in out.err
     assert ECHO_TOKEN[:8] not in out.out + out.err
+
+
+# -- a catalog that never ends ------------------------------------------------------------------
+def catalog_pages(api, ids_on_page):
+    """GET /v1/models answers ``ids_on_page(offset, limit)``; after 50 pages, nothing (so a
+    lister that never stops still ends the test)."""
+    def handler(h):
+        asked = {k: v[0] for k, v in parse_qs(urlsplit(h.path).query).items()}
+        pages = sum(1 for m, path in api.hits if path.startswith("/v1/models?"))
+        ids = ids_on_page(int(asked.get("offset", 0)), int(asked["limit"])) if pages <= 50 else []
+        send(h, 200, {"models": [{"model_id": i, "display_name": i.upper()} for i in ids]})
+    api.routes[("GET", "/v1/models?")] = handler
+
+
+def test_catalog_list_ends_when_the_catalog_ignores_the_offset(api, capsys):
+    catalog_pages(api, lambda offset, limit: [f"acme/m{i}" for i in range(limit)])
+    assert catalog.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "RunComfy's catalog kept sending the same page; listed 100 models." in out
+    assert out.count("acme/m0 ") == 1 and "acme/m99 " in out
+    assert len(api.hits) == 2                             # the first page, and its repeat
+
+
+def test_catalog_list_ends_after_a_cap_of_pages_when_the_catalog_never_ends(api, capsys, monkeypatch):
+    monkeypatch.setattr(catalog, "MAX_PAGES", 5)
+    catalog_pages(api, lambda offset, limit: [f"acme/m{i}" for i in range(offset, offset + limit)])
+    assert catalog.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "RunComfy's catalog was still sending models after 5 pages; listed the first 500." in out
+    assert "acme/m499 " in out and len(api.hits) == 5
 
 
 # -- files: compressed, trickling ------------------------------------------------------------
