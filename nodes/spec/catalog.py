@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..comfy import host
 from ..errors import ApiError, RunComfyError
+from ..settings import write_atomic
 from ..results.outputs import return_names
 from .schema import OUTPUT_KINDS, SchemaError, parse_model
 
@@ -250,9 +251,7 @@ def add_model(model_id: str | None = None, *, schema_file: str | None = None, cl
             raise CatalogError(f"{target} already holds {what}; not replacing it with "
                                f"{spec.model_id!r}. Move that file away first (or use --force).")
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(model_file, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    write_atomic(target, json.dumps(model_file, indent=2, ensure_ascii=False) + "\n")
     return target, mapping_report(model_file)
 
 
