@@ -252,6 +252,13 @@ def test_a_file_for_another_model_or_without_properties_is_refused(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_a_saved_file_nested_too_deeply_is_refused_with_a_sentence(tmp_path):
+    (tmp_path / "deep.json").write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    with pytest.raises(CatalogError, match="deep.json is nested too deeply to read as JSON"):
+        add_model("acme/x", schema_file=str(tmp_path / "deep.json"), models_dir=tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
 # -- overwriting and where files go ------------------------------------------------------------------
 def test_overwrite_of_another_model_is_refused_same_model_is_an_update(client, tmp_path):
     models = tmp_path / "models"

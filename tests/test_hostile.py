@@ -288,6 +288,14 @@ def test_catalog_add_prints_nothing_of_a_token_the_service_repeats(echo, form, c
     assert ECHO_TOKEN[:8] not in out.out + out.err
 
 
+def test_catalog_add_reads_a_deeply_nested_schema_text_as_unusable_not_a_crash(api, capsys, tmp_path):
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    api.routes[("GET", "/v1/models/")] = lambda h: send(h, 200, {"model_id": "acme/x", "input_schema": deep})
+    assert catalog.main(["add", "acme/x", "--user-dir", str(tmp_path / "u")]) == 1
+    assert "has no 'input_schema' object" in capsys.readouterr().err
+    assert not (tmp_path / "u" / "models").exists()
+
+
 # -- a catalog that never ends ------------------------------------------------------------------
 def catalog_pages(api, ids_on_page):
     """GET /v1/models answers ``ids_on_page(offset, limit)``; after 50 pages, nothing (so a

@@ -79,10 +79,10 @@ def unwrap(entry):
         if isinstance(entry, dict) and isinstance(entry.get(key), dict) and "input_schema" not in entry:
             entry = entry[key]
     if isinstance(entry, dict) and isinstance(entry.get("input_schema"), str):
-        try:
-            entry = {**entry, "input_schema": json.loads(entry["input_schema"])}
-        except ValueError:
-            pass                            # reported below as "no 'input_schema' object"
+        from ..remote.transport import parse_answer     # read as any answer: bounded depth
+        schema, problem = parse_answer(entry["input_schema"].encode("utf-8"))
+        if not problem:                     # else reported below as "no 'input_schema' object"
+            entry = {**entry, "input_schema": schema}
     return entry
 
 
@@ -203,6 +203,9 @@ def add_model(model_id: str | None = None, *, schema_file: str | None = None, cl
             doc = json.loads(path.read_text(encoding="utf-8"))
         except OSError as e:
             raise CatalogError(f"Cannot read {path}: {e.strerror or e}.") from None
+        except RecursionError:
+            raise CatalogError(f"{path} is nested too deeply to read as JSON. Save the model's "
+                               "input schema from its API page again.") from None
         except ValueError as e:
             raise CatalogError(f"{path} is not JSON: {e}.") from None
         model_file = model_file_from_doc(doc, model_id, str(path))
