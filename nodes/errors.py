@@ -1,7 +1,9 @@
 """Errors a user reads on the node.  Every message is a sentence they can act on.
 
 None of these messages ever contains the API token: the client never puts it in
-one, and ``redact`` is applied to anything the service or a library says.
+one, every text of an API answer is redacted as it is read (transport.parse_answer, so
+even a service repeating the token cannot), and ``redact`` is applied to anything a
+library or a file host says.
 """
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ import base64
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -251,6 +252,13 @@ def test_a_file_for_another_model_or_without_properties_is_refused(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_a_saved_file_nested_too_deeply_is_refused_with_a_sentence(tmp_path):
+    (tmp_path / "deep.json").write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    with pytest.raises(CatalogError, match="deep.json is nested too deeply to read as JSON"):
+        add_model("acme/x", schema_file=str(tmp_path / "deep.json"), models_dir=tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
 # -- overwriting and where files go ------------------------------------------------------------------
 def test_overwrite_of_another_model_is_refused_same_model_is_an_update(client, tmp_path):
     models = tmp_path / "models"
@@ -271,6 +279,26 @@ def test_overwrite_of_another_model_is_refused_same_model_is_an_update(client, t
     path.write_text(json.dumps(other))
     add_model("acme/text-to-video", client=client, models_dir=models, force=True)
     assert json.loads(path.read_text())["model_id"] == "acme/text-to-video"
+
+
+def test_add_never_writes_through_a_link_planted_at_the_temporary_file(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir(mode=0o755)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    planted = models / "acme-two-image-blend.json.tmp"            # the old predictable temp path
+    planted.symlink_to(victim)
+    model_file = json.loads((SIM_CATALOG / "acme-two-image-blend.json").read_text())
+    old_umask = os.umask(0o022)
+    try:
+        path, _ = add_model(schema_file=saved(tmp_path, "m.json", model_file), models_dir=models)
+    finally:
+        os.umask(old_umask)
+    assert victim.read_text() == "precious"
+    assert not path.is_symlink() and json.loads(path.read_text())["model_id"] == "acme/two-image-blend"
+    assert sorted(p.name for p in models.iterdir()) == [path.name, planted.name]   # no temp file left
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644          # as any new file (umask), not 0600
+    assert stat.S_IMODE(models.stat().st_mode) == 0o755        # the user's folder is left as it was
 
 
 def test_pack_models_and_the_pack_folder_are_refused(client, tmp_path):

@@ -2,6 +2,7 @@
 a guard makes any name lookup of a non-loopback host fail the test."""
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
@@ -10,6 +11,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 import requests
 
+from nodes.remote.client import RunComfyClient
 from nodes.results import download as dl
 from nodes.results.download import DownloadError, download, is_loopback
 from simulator.server import QuietHTTPServer
@@ -121,7 +123,8 @@ def test_normal_download(srv, tmp_path):
     srv.routes["/f.mp4"] = serve(body)
     calls = []
     dest = tmp_path / "deep" / "er" / "out.mp4"
-    got = download(srv.url + "/f.mp4", str(dest), timeout=FAST, progress=lambda a, b: calls.append((a, b)))
+    got = download(srv.url + "/f.mp4", str(dest), api_base=srv.url, timeout=FAST,
+                   progress=lambda a, b: calls.append((a, b)))
     assert got == dest and dest.read_bytes() == body
     assert not (dest.parent / "out.mp4.part").exists()
     assert calls[-1] == (len(body), len(body))
@@ -141,7 +144,8 @@ def test_progress_is_throttled(srv, tmp_path):
 
     srv.routes["/slow"] = slow_chunked
     calls = []
-    download(srv.url + "/slow", tmp_path / "s.bin", timeout=FAST, progress=lambda a, b: calls.append((a, b)))
+    download(srv.url + "/slow", tmp_path / "s.bin", api_base=srv.url, timeout=FAST,
+             progress=lambda a, b: calls.append((a, b)))
     assert calls[-1] == (1280, 1280)
     assert 2 <= len(calls) <= 8, calls  # ~5 per second plus the final call, not one per chunk
     assert [a for a, _ in calls] == sorted(a for a, _ in calls)
@@ -182,13 +186,14 @@ def test_netrc_credentials_not_sent(srv, tmp_path, monkeypatch):
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
     srv.routes["/f"] = serve(b"x")
-    download(srv.url + "/f", tmp_path / "out" / "o", timeout=FAST)
+    download(srv.url + "/f", tmp_path / "out" / "o", api_base=srv.url, timeout=FAST)
     assert srv.count("/f") == 1 and "Authorization" not in srv.hits[0][1]
 
 
 def test_no_token_without_matching_api_base(srv, tmp_path):
     srv.routes["/f"] = serve(b"x")
-    download(srv.url + "/f", tmp_path / "1", token=TOKEN, timeout=FAST)  # no api_base
+    download(srv.url + "/f", tmp_path / "1", api_base=f"http://127.0.0.1:{srv.port + 1}", token=TOKEN,
+             timeout=FAST)  # another port
     download(srv.url + "/f", tmp_path / "2", api_base=f"https://127.0.0.1:{srv.port}", token=TOKEN,
              timeout=FAST)  # other scheme
     download(srv.url + "/f", tmp_path / "3", api_base=srv.url, token=None, timeout=FAST)
@@ -224,10 +229,96 @@ def test_wrong_scheme_refused_before_connecting(tmp_path, url):
     assert not (tmp_path / "sub").exists()
 
 
+# --- links into this computer or its network ------------------------------------------------
+PUBLIC_API = "https://model-api.runcomfy.net"
+INSIDE = ["http://127.0.0.1:8188/api/userdata?dir=workflows", "https://127.0.0.2/x",
+          "http://localhost:8188/api/userdata", "https://localhost/x", "https://LOCALHOST./x",
+          "https://foo.localhost/x", "http://[::1]:8188/x", "https://[::1]/x", "https://0.0.0.0/x",
+          "https://[::]/x", "https://10.1.2.3/x", "https://172.16.0.1/x", "https://172.31.255.254/x",
+          "https://192.168.1.1/x", "https://169.254.169.254/latest/meta-data/", "https://[fe80::1]/x",
+          "https://[fd00::1]/x", "https://[::ffff:127.0.0.1]/x", "https://[::ffff:a9fe:a9fe]/x",
+          "https://127.1/x", "https://2130706433/x", "https://0x7f.0.0.1/x"]
+
+
+@pytest.mark.parametrize("url", INSIDE)
+def test_links_into_this_computer_are_refused_before_connecting_when_the_api_is_public(tmp_path, url):
+    with pytest.raises(DownloadError, match="this computer or its local network") as e:
+        download(url, tmp_path / "sub" / "o", api_base=PUBLIC_API, token=TOKEN, session=NoCallSession(),
+                 timeout=(0.5, 0.5))
+    assert str(e.value).startswith(f"Refusing to download the result from {url}:")
+    assert TOKEN not in str(e.value) and not (tmp_path / "sub").exists()
+
+
+@pytest.mark.parametrize("api,url", [
+    (PUBLIC_API, "https://storage.runcomfy.net/out/a.mp4"), (PUBLIC_API, "https://8.8.8.8/a.png"),
+    (PUBLIC_API, "https://172.32.0.1/a.png"), (PUBLIC_API, "https://[2606:4700:4700::1111]/a.png"),
+    ("http://127.0.0.1:5000", "http://127.0.0.1:5001/f.mp4"), ("http://127.0.0.1:5000", "http://localhost/f"),
+    ("http://127.0.0.1:5000", "https://10.0.0.1/f"), ("http://[::1]:5000/v1", "http://127.0.0.2/f"),
+    ("http://192.168.1.5:8080", "http://192.168.1.5:8080/f"),
+    ("http://localhost:5000", "https://cdn.example/f"),
+])
+def test_what_may_be_fetched(api, url):
+    assert dl.link_refusal(url, api) is None
+
+
+@pytest.mark.parametrize("api,url,why", [
+    (PUBLIC_API, "http://cdn.example/f.mp4", "plain http://"),
+    ("http://127.0.0.1:5000", "http://cdn.example/f.mp4", "plain http://"),
+    (None, "http://127.0.0.1:5001/f", "this computer"),          # no API named: nothing local
+    (None, "https://10.0.0.1/f", "this computer"),
+    ("https://api.example.com", "https://[::1]/f", "this computer"),
+    (PUBLIC_API, "ftp://cdn.example/f", "not a valid"),
+    (PUBLIC_API, "https://cdn.example:nope/f", "not a valid"),
+] + [(PUBLIC_API, url, "this computer or its local network (") for url in INSIDE])
+def test_what_is_refused_and_why(api, url, why):
+    assert why in (dl.link_refusal(url, api) or "")
+
+
+class PublicHost(requests.adapters.BaseAdapter):
+    """Stands in for a public https file host (no network): answers every request with a
+    redirect to ``location``.  The download code under test is unchanged and real."""
+
+    def __init__(self, location):
+        super().__init__()
+        self.location, self.sent = location, []
+
+    def send(self, request, **kw):
+        self.sent.append(request.url)
+        resp = requests.Response()
+        resp.status_code, resp.url, resp.request, resp.raw = 302, request.url, request, io.BytesIO(b"")
+        resp.headers["Location"] = self.location
+        return resp
+
+    def close(self):
+        pass
+
+
+def test_a_redirect_from_a_public_host_into_this_computer_is_refused(srv, tmp_path):
+    srv.routes["/api/userdata?dir=workflows"] = serve(b'["my-private-workflow.json"]')
+    local = f"http://127.0.0.1:{srv.port}/api/userdata?dir=workflows"
+    public = PublicHost(local)
+    session = requests.Session()
+    session.mount("https://files.example/", public)
+    with pytest.raises(DownloadError, match="redirected to .*this computer or its local network") as e:
+        download("https://files.example/out.mp4", tmp_path / "o", api_base=PUBLIC_API, token=TOKEN,
+                 session=session, timeout=FAST)
+    assert local in str(e.value)
+    assert public.sent == ["https://files.example/out.mp4"]      # the first hop was allowed
+    assert srv.hits == [] and list(tmp_path.iterdir()) == []     # the second never connected
+
+
+def test_the_client_refuses_a_link_to_this_computer_when_its_api_is_public(srv, tmp_path):
+    srv.routes["/api/userdata?dir=workflows"] = serve(b'["my-private-workflow.json"]')
+    client = RunComfyClient(PUBLIC_API, TOKEN)
+    with pytest.raises(DownloadError, match="this computer or its local network"):
+        client.download(f"http://127.0.0.1:{srv.port}/api/userdata?dir=workflows", tmp_path / "r.json")
+    assert srv.hits == [] and list(tmp_path.iterdir()) == []
+
+
 def test_redirect_loop(srv, tmp_path):
     srv.routes["/loop"] = redirect("/loop")
     with pytest.raises(DownloadError, match="redirects") as e:
-        download(srv.url + "/loop", tmp_path / "o", timeout=FAST)
+        download(srv.url + "/loop", tmp_path / "o", api_base=srv.url, timeout=FAST)
     assert srv.url + "/loop" in str(e.value)
     assert srv.count("/loop") == 6  # first request + 5 hops, no retry
     assert list(tmp_path.iterdir()) == []
@@ -237,7 +328,7 @@ def test_five_redirects_are_fine(srv, tmp_path):
     for i in range(5):
         srv.routes[f"/r{i}"] = redirect(f"/r{i + 1}" if i < 4 else "/final", status=(301, 302, 303, 307, 308)[i])
     srv.routes["/final"] = serve(b"done")
-    assert download(srv.url + "/r0", tmp_path / "o", timeout=FAST).read_bytes() == b"done"
+    assert download(srv.url + "/r0", tmp_path / "o", api_base=srv.url, timeout=FAST).read_bytes() == b"done"
 
 
 # --- size cap ---------------------------------------------------------------------------------
@@ -245,7 +336,7 @@ def test_five_redirects_are_fine(srv, tmp_path):
 def test_oversize_by_content_length(srv, tmp_path):
     srv.routes["/big"] = serve(b"x" * 1000)
     with pytest.raises(DownloadError, match="limit") as e:
-        download(srv.url + "/big", tmp_path / "o", max_bytes=100, timeout=FAST)
+        download(srv.url + "/big", tmp_path / "o", max_bytes=100, api_base=srv.url, timeout=FAST)
     assert srv.url + "/big" in str(e.value)
     assert srv.count("/big") == 1
     assert list(tmp_path.iterdir()) == []
@@ -265,7 +356,7 @@ def test_oversize_while_streaming_chunked(srv, tmp_path):
 
     srv.routes["/stream"] = chunked
     with pytest.raises(DownloadError, match="limit"):
-        download(srv.url + "/stream", tmp_path / "o", max_bytes=300, timeout=FAST)
+        download(srv.url + "/stream", tmp_path / "o", max_bytes=300, api_base=srv.url, timeout=FAST)
     assert srv.count("/stream") == 1
     assert list(tmp_path.iterdir()) == []
 
@@ -274,16 +365,17 @@ def test_env_var_cap(srv, tmp_path, monkeypatch):
     srv.routes["/f"] = serve(b"z" * 2000)
     monkeypatch.setenv("RUNCOMFY_MAX_DOWNLOAD_MB", "0.001")  # 1048 bytes
     with pytest.raises(DownloadError, match="RUNCOMFY_MAX_DOWNLOAD_MB"):
-        download(srv.url + "/f", tmp_path / "o", timeout=FAST)
+        download(srv.url + "/f", tmp_path / "o", api_base=srv.url, timeout=FAST)
     assert list(tmp_path.iterdir()) == []
     # an explicit max_bytes wins over the environment
-    assert download(srv.url + "/f", tmp_path / "o", max_bytes=5000, timeout=FAST).stat().st_size == 2000
+    got = download(srv.url + "/f", tmp_path / "o", max_bytes=5000, api_base=srv.url, timeout=FAST)
+    assert got.stat().st_size == 2000
     monkeypatch.setenv("RUNCOMFY_MAX_DOWNLOAD_MB", "1")
-    assert download(srv.url + "/f", tmp_path / "p", timeout=FAST).stat().st_size == 2000
+    assert download(srv.url + "/f", tmp_path / "p", api_base=srv.url, timeout=FAST).stat().st_size == 2000
     for bad in ("lots", "0", "-5", "inf", "nan"):
         monkeypatch.setenv("RUNCOMFY_MAX_DOWNLOAD_MB", bad)
         with pytest.raises(DownloadError, match="RUNCOMFY_MAX_DOWNLOAD_MB"):
-            download(srv.url + "/f", tmp_path / "q", timeout=FAST)
+            download(srv.url + "/f", tmp_path / "q", api_base=srv.url, timeout=FAST)
 
 
 # --- truncation, errors, retries --------------------------------------------------------------
@@ -317,7 +409,8 @@ def test_dropped_connection_then_success(srv, tmp_path, fast_retry):
         reply(h, 200, b"second time lucky")
 
     srv.routes["/f"] = flaky
-    assert download(srv.url + "/f", tmp_path / "o", timeout=FAST).read_bytes() == b"second time lucky"
+    got = download(srv.url + "/f", tmp_path / "o", api_base=srv.url, timeout=FAST)
+    assert got.read_bytes() == b"second time lucky"
     assert srv.count("/f") == 2
 
 
@@ -329,7 +422,7 @@ def test_read_timeout_retried(srv, tmp_path, fast_retry):
     srv.routes["/stall"] = stall
     t0 = time.monotonic()
     with pytest.raises(DownloadError, match="in time.*tried 3 times"):
-        download(srv.url + "/stall", tmp_path / "o", timeout=(1, 0.3))
+        download(srv.url + "/stall", tmp_path / "o", api_base=srv.url, timeout=(1, 0.3))
     assert time.monotonic() - t0 < 2.5
     assert srv.count("/stall") == 3
 
@@ -347,14 +440,14 @@ def test_404_not_retried(srv, tmp_path):
 
 def test_500_twice_then_success(srv, tmp_path, fast_retry):
     srv.routes["/f"] = lambda h, n: reply(h, 500, b"oops") if n <= 2 else reply(h, 200, b"finally")
-    assert download(srv.url + "/f", tmp_path / "o", timeout=FAST).read_bytes() == b"finally"
+    assert download(srv.url + "/f", tmp_path / "o", api_base=srv.url, timeout=FAST).read_bytes() == b"finally"
     assert srv.count("/f") == 3
 
 
 def test_500_always_gives_up(srv, tmp_path, fast_retry):
     srv.routes["/f"] = lambda h, n: reply(h, 503, b"busy")
     with pytest.raises(DownloadError, match="HTTP 503") as e:
-        download(srv.url + "/f", tmp_path / "o", timeout=FAST)
+        download(srv.url + "/f", tmp_path / "o", api_base=srv.url, timeout=FAST)
     assert "tried 3 times" in str(e.value) and srv.count("/f") == 3
 
 
@@ -363,10 +456,10 @@ def test_existing_dest_replaced_only_on_success(srv, tmp_path):
     dest.write_bytes(b"old")
     srv.routes["/big"] = serve(b"x" * 1000)
     with pytest.raises(DownloadError):
-        download(srv.url + "/big", dest, max_bytes=10, timeout=FAST)
+        download(srv.url + "/big", dest, max_bytes=10, api_base=srv.url, timeout=FAST)
     assert dest.read_bytes() == b"old"
     srv.routes["/ok"] = serve(b"new")
-    download(srv.url + "/ok", dest, timeout=FAST)
+    download(srv.url + "/ok", dest, api_base=srv.url, timeout=FAST)
     assert dest.read_bytes() == b"new"
 
 
@@ -374,6 +467,7 @@ def test_existing_dest_replaced_only_on_success(srv, tmp_path):
     ("127.0.0.1", True), ("127.3.2.1", True), ("localhost", True), ("LOCALHOST.", True),
     ("::1", True), ("[::1]", True), ("10.0.0.1", False), ("example.com", False),
     ("128.0.0.1", False), ("", False), ("localhost.example.com", False),
+    ("foo.localhost", True), ("::ffff:127.0.0.1", True), ("127.1", True), ("10.0.0.1", False),
 ])
 def test_is_loopback(host, expected):
     assert is_loopback(host) is expected

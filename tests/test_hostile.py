@@ -4,27 +4,36 @@ A small real HTTP server on 127.0.0.1 plays the API (and the file host), answeri
 each test scripts: odd request ids, giant links, compressed or trickling files, giant
 images and videos, endless answers.
 """
+import asyncio
 import gzip
 import io
 import json
+import logging
+import re
 import struct
 import threading
 import time
+import traceback
 import zlib
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
 from nodes.results import download as dl
-from nodes.comfy import runner
+from nodes.comfy import host, panel_routes, runner
 from nodes.remote import transport
 from nodes.remote.client import RunComfyClient
 from nodes.results.decode import decode_video
-from nodes.errors import DownloadError, JobFailed, ResultTooLarge, RunComfyError, SubmitUncertain
+from nodes.errors import ApiError, DownloadError, JobFailed, ResultTooLarge, RunComfyError, SubmitUncertain
 from nodes.comfy.factory import default_values
 from nodes.remote.journal import Journal
+from nodes.spec import catalog
+from nodes.spec.prices import PriceBook
 from nodes.spec.registry import build_mappings
 from nodes.results.images import load_images
 from nodes.comfy.status import Reporter
@@ -148,6 +157,29 @@ def test_a_huge_api_answer_is_not_read(api, monkeypatch):
         client.status("req-1")
 
 
+DEEP = {"list": b"[" * 100_000 + b"]" * 100_000, "object": b'{"a":' * 100_000 + b"1" + b"}" * 100_000}
+
+
+@pytest.mark.parametrize("shape", DEEP)
+def test_a_deeply_nested_poll_answer_is_an_unreadable_answer_not_a_crash(api, shape):
+    api.routes[("GET", "/v1/requests/")] = lambda h: send(h, 200, DEEP[shape])
+    client = RunComfyClient(policy=FAST, timeout=(2, 5))
+    with pytest.raises(ApiError, match="nested more than 100 levels deep, which the pack cannot read") as info:
+        client.result("req-1")
+    assert info.value.retryable and len(str(info.value)) < 300
+    assert len(api.hits) == FAST.attempts                 # asked again, as for any unreadable answer
+
+
+@pytest.mark.parametrize("shape", DEEP)
+def test_a_deeply_nested_submit_answer_is_uncertain_not_a_crash(api, shape):
+    api.routes[("POST", "/v1/models/")] = lambda h: send(h, 200, DEEP[shape])
+    with pytest.raises(SubmitUncertain, match="nested more than 100 levels deep.*may have been created"):
+        run_image_node()
+    (entry,) = Journal().recent()
+    assert entry.status == "uncertain" and "nested more than 100 levels" in entry.error
+    assert [m for m, _ in api.hits] == ["POST"]           # never submitted twice
+
+
 def test_a_service_error_text_is_quoted_at_most_200_characters(api):
     api.routes[("POST", "/v1/models/")] = lambda h: send(h, 400, {
         "error_code": 400002, "error_message": "x" * 50_000})
@@ -156,13 +188,151 @@ def test_a_service_error_text_is_quoted_at_most_200_characters(api):
     assert "nothing was charged" in str(info.value) and len(str(info.value)) < 500
 
 
+# -- a service that repeats the token ---------------------------------------------------------
+ECHO_TOKEN = "rc-Ech0-T0k3n-Zq81Lm47Vx"
+ECHOES = {                                        # what the service repeats of the request's header
+    "bearer": lambda auth: auth,                  # "Bearer <token>"
+    "bare": lambda auth: auth.split()[-1],        # the token alone
+    "clipped": lambda auth: "x" * 160 + " " + auth,   # where quoting 200 characters cuts it
+}
+
+
+@pytest.fixture
+def echo(api, monkeypatch, caplog):
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", ECHO_TOKEN)
+    caplog.set_level(logging.DEBUG)
+    return api
+
+
+def echoing(form, status, code=None, key="error_message"):
+    """A handler answering ``status`` with the request's token repeated in its message."""
+    def handler(h):
+        said = f"Invalid API key: {ECHOES[form](h.headers['Authorization'])}"
+        send(h, status, {"error_code": code, key: said} if code else {"status": "failed", key: {"message": said}})
+    return handler
+
+
+def jobs_route_text() -> str:
+    """What GET /runcomfy/jobs (the sidebar tab) answers, on a real loopback server."""
+    async def go():
+        routes = web.RouteTableDef()
+        panel_routes.register(routes, {})
+        app = web.Application()
+        app.add_routes(routes)
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            resp = await client.get("/runcomfy/jobs", headers={"Sec-Fetch-Site": "same-origin"})
+            assert resp.status == 200
+            return await resp.text()
+    return asyncio.run(go())
+
+
+def places_with_the_token(error, caplog) -> list[str]:
+    """Where any 8 characters of the token are shown, stored or logged after ``error``."""
+    journal = b"".join(p.read_bytes() for p in host.user_dir().glob("journal.sqlite3*"))
+    texts = {"error": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+             "journal": journal.decode("utf-8", "replace"), "route": jobs_route_text(), "log": caplog.text}
+    return [where for where, text in texts.items() if ECHO_TOKEN[:8] in text]
+
+
+@pytest.mark.parametrize("form", ECHOES)
+def test_a_refused_submit_that_repeats_the_token_leaks_it_nowhere(echo, form, caplog):
+    echo.routes[("POST", "/v1/models/")] = echoing(form, 401, 401001)
+    with pytest.raises(ApiError) as info:
+        run_image_node()
+    assert places_with_the_token(info.value, caplog) == []
+    assert re.search(r"rejected the API token.*Invalid API key: .*\*\*\*", str(info.value))
+    (entry,) = Journal().recent()
+    assert entry.status == "rejected" and "Invalid API key" in entry.error
+    assert "Invalid API key" in jobs_route_text()
+
+
+@pytest.mark.parametrize("form", ECHOES)
+def test_a_failed_job_whose_error_repeats_the_token_leaks_it_nowhere(echo, form, caplog):
+    echo.routes[("POST", "/v1/models/")] = lambda h: send(h, 200, {"request_id": "req-echo"})
+    echo.routes[("GET", "/v1/requests/")] = echoing(form, 200, key="error")
+    with pytest.raises(JobFailed) as info:
+        run_image_node()
+    assert places_with_the_token(info.value, caplog) == []
+    assert re.search(r"job req-echo failed.*Invalid API key: .*\*\*\*", str(info.value))
+    (entry,) = Journal().recent()
+    assert entry.status == "failed" and "Invalid API key" in entry.error
+    assert "Invalid API key" in jobs_route_text()
+
+
+@pytest.mark.parametrize("form", ECHOES)
+def test_an_answer_that_is_not_json_and_repeats_the_token_is_quoted_without_it(echo, form):
+    echo.routes[("GET", "/v1/requests/")] = lambda h: send(
+        h, 502, f"<html>Bad gateway: {ECHOES[form](h.headers['Authorization'])}</html>".encode(),
+        {"Content-Type": "text/html"})
+    with pytest.raises(ApiError, match=r"HTTP 502: <html>Bad gateway: .*\*\*\*") as info:
+        RunComfyClient(policy=FAST, timeout=(2, 5)).status("req-1")
+    assert ECHO_TOKEN[:8] not in str(info.value)
+
+
+@pytest.mark.parametrize("form", ECHOES)
+def test_a_catalog_answer_that_repeats_the_token_is_logged_without_it(echo, form, caplog, tmp_path):
+    echo.routes[("GET", "/v1/models/")] = echoing(form, 401, 401001)
+    book = PriceBook(tmp_path / "prices.json")
+    assert book.refresh(["acme/x"], RunComfyClient(policy=FAST, timeout=(2, 5))) == 0
+    assert "no price for acme/x" in caplog.text and "Invalid API key" in caplog.text
+    assert ECHO_TOKEN[:8] not in caplog.text
+
+
+@pytest.mark.parametrize("code,said", [(401001, "rejected the API token"), (400001, "does not know model")])
+@pytest.mark.parametrize("form", ECHOES)
+def test_catalog_add_prints_nothing_of_a_token_the_service_repeats(echo, form, code, said, capsys, tmp_path):
+    echo.routes[("GET", "/v1/models/")] = echoing(form, 401 if code == 401001 else 400, code)
+    assert catalog.main(["add", "acme/x", "--user-dir", str(tmp_path / "u")]) == 1
+    out = capsys.readouterr()
+    assert said in out.err and "Invalid API key" in out.err
+    assert ECHO_TOKEN[:8] not in out.out + out.err
+
+
+def test_catalog_add_reads_a_deeply_nested_schema_text_as_unusable_not_a_crash(api, capsys, tmp_path):
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    api.routes[("GET", "/v1/models/")] = lambda h: send(h, 200, {"model_id": "acme/x", "input_schema": deep})
+    assert catalog.main(["add", "acme/x", "--user-dir", str(tmp_path / "u")]) == 1
+    assert "has no 'input_schema' object" in capsys.readouterr().err
+    assert not (tmp_path / "u" / "models").exists()
+
+
+# -- a catalog that never ends ------------------------------------------------------------------
+def catalog_pages(api, ids_on_page):
+    """GET /v1/models answers ``ids_on_page(offset, limit)``; after 50 pages, nothing (so a
+    lister that never stops still ends the test)."""
+    def handler(h):
+        asked = {k: v[0] for k, v in parse_qs(urlsplit(h.path).query).items()}
+        pages = sum(1 for m, path in api.hits if path.startswith("/v1/models?"))
+        ids = ids_on_page(int(asked.get("offset", 0)), int(asked["limit"])) if pages <= 50 else []
+        send(h, 200, {"models": [{"model_id": i, "display_name": i.upper()} for i in ids]})
+    api.routes[("GET", "/v1/models?")] = handler
+
+
+def test_catalog_list_ends_when_the_catalog_ignores_the_offset(api, capsys):
+    catalog_pages(api, lambda offset, limit: [f"acme/m{i}" for i in range(limit)])
+    assert catalog.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "RunComfy's catalog kept sending the same page; listed 100 models." in out
+    assert out.count("acme/m0 ") == 1 and "acme/m99 " in out
+    assert len(api.hits) == 2                             # the first page, and its repeat
+
+
+def test_catalog_list_ends_after_a_cap_of_pages_when_the_catalog_never_ends(api, capsys, monkeypatch):
+    monkeypatch.setattr(catalog, "MAX_PAGES", 5)
+    catalog_pages(api, lambda offset, limit: [f"acme/m{i}" for i in range(offset, offset + limit)])
+    assert catalog.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "RunComfy's catalog was still sending models after 5 pages; listed the first 500." in out
+    assert "acme/m499 " in out and len(api.hits) == 5
+
+
 # -- files: compressed, trickling ------------------------------------------------------------
 
 def test_a_compressed_file_is_refused_not_inflated(api, tmp_path):
     bomb = gzip.compress(b"\0" * 50_000_000)          # 50 MB inflated, ~50 KB sent
     api.routes[("GET", "/f")] = lambda h: send(h, 200, bomb, {"Content-Encoding": "gzip"})
     with pytest.raises(DownloadError, match="compressed \\(gzip\\).*refusing"):
-        dl.download(api.url + "/f", tmp_path / "f.mp4")
+        dl.download(api.url + "/f", tmp_path / "f.mp4", api_base=api.url)
     assert not list(tmp_path.iterdir())
 
 
@@ -186,7 +356,7 @@ def test_a_trickling_file_is_cut_and_the_status_keeps_moving(api, tmp_path, monk
     calls = []
     started = time.monotonic()
     with pytest.raises(DownloadError, match="stalled"):
-        dl.download(api.url + "/slow", tmp_path / "s.mp4", timeout=(2, 5),
+        dl.download(api.url + "/slow", tmp_path / "s.mp4", api_base=api.url, timeout=(2, 5),
                     progress=lambda a, b: calls.append(time.monotonic()))
     took = time.monotonic() - started
     assert took < 12                                   # 3 attempts of ~1 s windows, not 18 s+
@@ -210,7 +380,7 @@ def test_the_overall_download_deadline_ends_a_slow_but_steady_file(api, tmp_path
             pass
     api.routes[("GET", "/steady")] = steady
     with pytest.raises(DownloadError, match="limit for a download"):
-        dl.download(api.url + "/steady", tmp_path / "s.mp4", deadline=1.0)
+        dl.download(api.url + "/steady", tmp_path / "s.mp4", api_base=api.url, deadline=1.0)
 
 
 # -- results too big to decode -----------------------------------------------------------------

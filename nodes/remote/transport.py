@@ -11,7 +11,8 @@ Two retry rules, because a submit costs money:
 
 Everything that can fail *before* a byte is sent (the body does not encode, the token
 cannot go in a header) fails as such, never as an uncertain submit.  Answers are read
-up to MAX_ANSWER bytes within the read timeout, so no answer can exhaust memory.
+up to MAX_ANSWER bytes within the read timeout, so no answer can exhaust memory, and one
+nested more than MAX_DEPTH containers deep is unreadable like any other (no RecursionError).
 """
 from __future__ import annotations
 
@@ -119,6 +120,43 @@ def error_from_body(status: int, data) -> ApiError | None:
         text = f"RunComfy answered HTTP {status}{f' (code {code})' if code else ''}: {msg or detail_text(detail) or 'no details'}"
     retryable = status == 429 or status >= 500 or code == 500001
     return ApiError(text, http_status=status, code=code, retryable=retryable, detail=detail)
+
+
+MAX_DEPTH = 100                   # containers in containers: no API answer comes near
+TOO_DEEP = f"JSON nested more than {MAX_DEPTH} levels deep, which the pack cannot read"
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def parse_answer(raw: bytes | bytearray, secret: str | None = None) -> tuple[object, str]:
+    """(the JSON value, "") or (something, why it is unusable): never a RecursionError.
+
+    Every text in it (strings, keys, or the body when it is not JSON) comes out redacted:
+    ``secret`` and any ``Bearer …`` value are replaced before anything else reads it, so
+    a service repeating the token cannot put it in an error, the journal, a log or a route.
+    """
+    try:
+        return _clean(json.loads(raw), secret), ""
+    except (RecursionError, _TooDeep):
+        return {}, TOO_DEEP
+    except ValueError:
+        text = clip(redact(raw.decode("utf-8", "replace"), secret))
+        return {"message": text}, f"not JSON: {text}"
+
+
+def _clean(value, secret: str | None, depth: int = 0):
+    """``value`` with every string redacted; _TooDeep past MAX_DEPTH nested containers."""
+    if isinstance(value, str):
+        return redact(value, secret)
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+        raise _TooDeep
+    if isinstance(value, dict):
+        return {redact(k, secret): _clean(v, secret, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v, secret, depth + 1) for v in value]
+    return value
 
 
 def never_arrived(exc: requests.RequestException) -> bool:
@@ -266,13 +304,7 @@ class Transport:
                 return {}, f"an answer larger than {MAX_ANSWER / 2**20:g} MiB (not read)"
             if self.clock() > give_up:
                 return {}, f"an answer still arriving after {ANSWER_DEADLINE_S:.0f} s (dropped)"
-        if not raw:
-            return {}, ""
-        try:
-            return json.loads(raw), ""
-        except ValueError:
-            return {"message": clip(raw.decode("utf-8", "replace"))}, \
-                f"not JSON: {clip(raw.decode('utf-8', 'replace'))}"
+        return parse_answer(raw, self._token) if raw else ({}, "")
 
     @staticmethod
     def _check_submit_answer(status: int, data, problem: str) -> None:

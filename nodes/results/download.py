@@ -1,8 +1,10 @@
 """Download a paid result file safely: stream to disk, cap the size, never leak the token.
 
 Rules (see PROTOCOL.md, "Result downloads"):
-* only ``https://``, or plain ``http://`` to a loopback host (the bundled simulator);
-  every redirect hop is re-checked before it is requested, at most ``MAX_REDIRECTS`` hops;
+* only ``https://`` to a public host; a link into this computer or its network (loopback,
+  private, link-local, unspecified addresses, ``localhost``), and plain ``http://`` to one,
+  only when ``api_base`` is itself on such a host (the bundled simulator): see link_refusal.
+  Every redirect hop is re-checked before it is requested, at most ``MAX_REDIRECTS`` hops;
 * ``Authorization: Bearer <token>`` goes only to the origin (scheme, host, port) of
   ``api_base``.  It is set per hop by a requests auth hook, which also *removes* any
   Authorization coming from a caller's ``session`` (default headers, ``session.auth``)
@@ -25,6 +27,8 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import os
+import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -70,32 +74,85 @@ def deadline_s() -> float:
     return download_deadline_s()
 
 
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (brackets and a trailing dot allowed)."""
+def host_address(host: str):
+    """The IP address a URL's host is written as, or None for a DNS name.
+
+    Brackets and a trailing dot are allowed; an IPv4-mapped IPv6 address (``::ffff:127.0.0.1``)
+    is its IPv4 address; the legacy IPv4 forms a name lookup also accepts (``127.1``,
+    ``2130706433``, ``0x7f.0.0.1``) are read as the address they stand for.
+    """
     host = (host or "").strip().strip("[]").rstrip(".").lower()
-    if host == "localhost":
-        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        ip = _legacy_ipv4(host)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return mapped or ip
 
 
-def _check_url(url: str, first: str | None = None) -> None:
-    """Refuse, before any connection, a URL that is not https (or http to loopback)."""
+def _legacy_ipv4(host: str):
+    if not host or not re.fullmatch(r"[0-9a-fx.]+", host):
+        return None
     try:
-        parts = urlsplit(url)
-        scheme, host = parts.scheme.lower(), parts.hostname or ""
-    except ValueError:
-        scheme, host = "", ""
-    if _origin(url) is None:
-        host = ""  # unparsable port: refuse below
-    if scheme == "https" and host:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
+def _local_name(host: str) -> bool:
+    host = (host or "").strip().rstrip(".").lower()
+    return host == "localhost" or host.endswith(".localhost")
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost (and ``*.localhost``), 127.0.0.0/8 and ::1 (brackets and a trailing
+    dot allowed, IPv4-mapped forms too)."""
+    ip = host_address(host)
+    return ip.is_loopback if ip is not None else _local_name(host)
+
+
+def is_local(host: str) -> bool:
+    """True for a host on this computer or its network: ``localhost`` and ``*.localhost``, and
+    every address that is not public: loopback (127/8, ::1), private (10/8, 172.16/12,
+    192.168/16, fc00::/7), link-local (169.254/16, fe80::/10), unspecified (0.0.0.0, ::),
+    shared, reserved and multicast ones.  Other DNS names are not looked up (see link_refusal)."""
+    ip = host_address(host)
+    if ip is None:
+        return _local_name(host)
+    return (not ip.is_global or ip.is_private or ip.is_loopback or ip.is_link_local
+            or ip.is_unspecified or ip.is_reserved or ip.is_multicast)
+
+
+def link_refusal(url: str, api_base: str | None) -> str | None:
+    """Why a result link may not be fetched (None: it may).  Pure: no lookup, no connection.
+
+    ``https://`` to a public host is always fine.  A host on this computer or its network
+    (is_local), and plain ``http://`` to one, only when the API itself is on such a host
+    (the bundled simulator on 127.0.0.1); plain ``http://`` to a public host never.  DNS
+    names are judged by their name only (``localhost``, ``*.localhost``): a lookup here would
+    not bind the later connection (DNS rebinding), and an https link to any other name
+    still needs a publicly trusted certificate for that name, which services on this
+    computer or network (ComfyUI's own API, a router, a cloud metadata endpoint) lack.
+    """
+    origin = _origin(url)
+    scheme, host = origin[:2] if origin else ("", "")
+    if scheme not in ("http", "https") or not host:
+        return "it is not a valid https:// link"
+    api = _origin(api_base) if api_base else None
+    api_local = api is not None and bool(api[1]) and is_local(api[1])
+    if is_local(host) and not api_local:
+        return (f"it points into this computer or its local network ({clip(host, 60)}), and "
+                "only an API running there (like the bundled simulator) may send such links")
+    if scheme == "http" and not (is_local(host) and api_local):
+        return "plain http:// is only allowed to this computer, when the API runs there too"
+    return None
+
+
+def _check_url(url: str, api_base: str | None, first: str | None = None) -> None:
+    """Refuse, before any connection, a link link_refusal refuses (each redirect hop too)."""
+    why = link_refusal(url, api_base)
+    if why is None:
         return
-    if scheme == "http" and host and is_loopback(host):
-        return
-    why = ("plain http:// is only allowed to this computer" if scheme == "http" and host
-           else "it is not a valid https:// link")
     where = f"{shown(first)}: it redirected to {shown(url)}, but" if first else f"{shown(url)}:"
     raise DownloadError(f"Refusing to download the result from {where} {why}. "
                         "Result files must come from RunComfy storage over HTTPS.")
@@ -145,6 +202,9 @@ def download(url: str, dest: "str | Path", *, api_base: str | None = None, token
              deadline: float | None = None) -> Path:
     """Fetch ``url`` into ``dest`` (see module doc).  Returns the final path; raises DownloadError.
 
+    ``api_base`` is the API the link came from: its origin alone gets ``token``, and only when
+    it is on this computer or its network may the link (or a redirect) point there too.
+
     ``part`` is the file written while downloading (default ``<dest>.part``); ``deadline``
     the seconds all attempts may take (default from RUNCOMFY_DOWNLOAD_TIMEOUT_MIN).
     """
@@ -155,12 +215,11 @@ def download(url: str, dest: "str | Path", *, api_base: str | None = None, token
     attempts = len(BACKOFF) + 1
     budget = _Budget(deadline if deadline is not None else deadline_s())
     try:
-        api_origin = _origin(api_base) if api_base else None
-        _check_url(url)
+        _check_url(url, api_base)
         dest.parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(1, attempts + 1):
             try:
-                _attempt(sess, url, part, limit, timeout, progress, token, api_origin, budget)
+                _attempt(sess, url, part, limit, timeout, progress, token, api_base, budget)
                 os.replace(part, dest)
                 return dest
             except _Retry as e:
@@ -204,10 +263,11 @@ class _Budget:
         return time.monotonic() > self.end
 
 
-def _attempt(sess, url, part, limit, timeout, progress, token, api_origin, budget) -> None:
+def _attempt(sess, url, part, limit, timeout, progress, token, api_base, budget) -> None:
     current = url
+    api_origin = _origin(api_base) if api_base else None
     for _hop in range(MAX_REDIRECTS + 1):
-        _check_url(current, None if current == url else url)
+        _check_url(current, api_base, None if current == url else url)
         send_token = token if api_origin and _origin(current) == api_origin else None
         resp = sess.get(current, headers={"Accept-Encoding": "identity"}, auth=_HopAuth(send_token),
                         allow_redirects=False, stream=True, timeout=timeout)

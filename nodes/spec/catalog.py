@@ -21,10 +21,12 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..comfy import host
 from ..errors import ApiError, RunComfyError
+from ..settings import write_atomic
 from ..results.outputs import return_names
 from .schema import OUTPUT_KINDS, SchemaError, parse_model
 
@@ -77,10 +79,10 @@ def unwrap(entry):
         if isinstance(entry, dict) and isinstance(entry.get(key), dict) and "input_schema" not in entry:
             entry = entry[key]
     if isinstance(entry, dict) and isinstance(entry.get("input_schema"), str):
-        try:
-            entry = {**entry, "input_schema": json.loads(entry["input_schema"])}
-        except ValueError:
-            pass                            # reported below as "no 'input_schema' object"
+        from ..remote.transport import parse_answer     # read as any answer: bounded depth
+        schema, problem = parse_answer(entry["input_schema"].encode("utf-8"))
+        if not problem:                     # else reported below as "no 'input_schema' object"
+            entry = {**entry, "input_schema": schema}
     return entry
 
 
@@ -201,6 +203,9 @@ def add_model(model_id: str | None = None, *, schema_file: str | None = None, cl
             doc = json.loads(path.read_text(encoding="utf-8"))
         except OSError as e:
             raise CatalogError(f"Cannot read {path}: {e.strerror or e}.") from None
+        except RecursionError:
+            raise CatalogError(f"{path} is nested too deeply to read as JSON. Save the model's "
+                               "input schema from its API page again.") from None
         except ValueError as e:
             raise CatalogError(f"{path} is not JSON: {e}.") from None
         model_file = model_file_from_doc(doc, model_id, str(path))
@@ -249,9 +254,7 @@ def add_model(model_id: str | None = None, *, schema_file: str | None = None, cl
             raise CatalogError(f"{target} already holds {what}; not replacing it with "
                                f"{spec.model_id!r}. Move that file away first (or use --force).")
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(model_file, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, target)
+    write_atomic(target, json.dumps(model_file, indent=2, ensure_ascii=False) + "\n")
     return target, mapping_report(model_file)
 
 
@@ -293,21 +296,61 @@ def cli_user_dir(given: str | None) -> Path:
     return comfyui_user_dir() or host.user_dir()
 
 
-def list_models(client, search: str = "", page: int = 100) -> list[dict]:
-    """Every catalog entry matching ``search`` (GET /v1/models, all pages, no schemas)."""
-    found, offset = [], 0
-    while True:
-        data = client.models({
-            "search": search, "limit": page, "offset": offset, "include_schema": "false"})
-        if isinstance(data, list):
-            items, total = data, None
-        else:
-            items = data.get("models") or data.get("data") or data.get("items") or []
-            total = data.get("total")
-        found += [m for m in items if isinstance(m, dict)]
+MAX_PAGES = 200            # 20,000 models at 100 a page: far more than RunComfy's catalog holds
+
+
+@dataclass
+class Listing:
+    """What ``list`` found, and why it stopped early ("" when the catalog said it was done)."""
+    models: list[dict] = field(default_factory=list)
+    cut: str = ""              # "repeat": a page of models already listed; "pages": MAX_PAGES
+
+    def summary(self) -> str:
+        n = len(self.models)
+        if self.cut == "repeat":
+            return f"RunComfy's catalog kept sending the same page; listed {n} models."
+        if self.cut == "pages":
+            return (f"RunComfy's catalog was still sending models after {MAX_PAGES} pages; listed "
+                    f"the first {n}.")
+        return f"{n} model(s)."
+
+
+def list_models(client, search: str = "", page: int = 100) -> Listing:
+    """Every catalog entry matching ``search`` (GET /v1/models, all pages, no schemas).
+
+    Bounded for a catalog that ignores ``offset`` (a page holding no model not listed yet
+    ends the listing) or never ends (at most MAX_PAGES pages)."""
+    listing, seen, offset = Listing(), set(), 0
+    for _ in range(MAX_PAGES):
+        items, total = page_of(client.models({
+            "search": search, "limit": page, "offset": offset, "include_schema": "false"}))
+        new = [m for m in items if isinstance(m, dict) and entry_key(m) not in seen]
+        if items and not new:
+            listing.cut = "repeat"
+            return listing
+        listing.models += new
+        seen.update(entry_key(m) for m in new)
         offset += len(items)
         if not items or len(items) < page or (isinstance(total, int) and offset >= total):
-            return found
+            return listing
+    listing.cut = "pages"
+    return listing
+
+
+def page_of(data) -> tuple[list[dict], int | None]:
+    """(the items of one catalog page, the total it states or None)."""
+    if isinstance(data, list):
+        items, total = data, None
+    else:
+        items = data.get("models") or data.get("data") or data.get("items") or []
+        total = data.get("total")
+    return (items if isinstance(items, list) else []), total
+
+
+def entry_key(entry: dict) -> str:
+    """What tells two catalog entries apart: the model id (the whole entry when it has none)."""
+    model_id = entry.get("model_id")
+    return model_id if isinstance(model_id, str) else json.dumps(entry, sort_keys=True, default=str)
 
 
 def main(argv=None) -> int:
@@ -332,12 +375,12 @@ def main(argv=None) -> int:
     try:
         if args.command == "list":
             from ..remote.client import RunComfyClient
-            models = list_models(RunComfyClient(), args.search)
-            for m in models:
+            listing = list_models(RunComfyClient(), args.search)
+            for m in listing.models:
                 cats = ", ".join(m.get("categories") or [])
                 print(f"{m.get('model_id')}  -  {m.get('display_name', '')}"
                       f"{f'  [{cats}]' if cats else ''}")
-            print(f"{len(models)} model(s).")
+            print(listing.summary())
             return 0
         if not (args.model_id or args.from_file):
             parser.error("add needs MODEL_ID or --from-file FILE")
