@@ -350,6 +350,39 @@ def test_the_estimate_route_follows_the_widgets(priced):
     assert c3 == 404
 
 
+def strict(text: str):
+    """Standard JSON only: a browser's JSON.parse refuses NaN and Infinity."""
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON: {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("widgets", ['{"duration": 1e309, "prompt": "x"}', '{"duration": NaN}',
+                                     '{"duration": -Infinity}', '{"seed": 1e999}'])
+def test_the_estimate_route_answers_400_in_standard_json_for_numbers_that_are_not_finite(priced, widgets):
+    body = f'{{"node_type": "{WAN22}", "widgets": {widgets}}}'
+    [(code, data, text)] = call(("POST", "/runcomfy/estimate", {
+        "headers": {**SAME, "Content-Type": "application/json"}, "data": body}))
+    assert code == 400 and "not finite" in strict(text)["error"]
+
+
+def test_the_estimate_of_a_huge_count_is_unknown_not_an_error(priced):
+    spec = spec_of({"num_images": {"type": "integer"}})
+    huge = estimate(spec, {"num_images": 10 ** 400}, Price(0.3, "image", "", "catalog"))
+    assert huge.usd == pytest.approx(0.3)                    # a count that is no number counts 1
+    wide = estimate(spec, {"num_images": 1e308}, Price(1e10, "image", "", "catalog"))
+    assert not wide.known and "no finite price" in wide.detail
+    [(code, data, text)] = call(("POST", "/runcomfy/estimate", {"headers": SAME, "json": {
+        "node_type": WAN22, "widgets": {"duration": 10 ** 400}}}))
+    assert code == 200 and strict(text)["text"] == "price unknown"
+
+
+def test_a_route_never_writes_non_standard_json(monkeypatch):
+    monkeypatch.setattr(panel_routes, "limit_view", lambda: {"daily_limit_usd": float("nan")})
+    [(code, data, text)] = call(("GET", "/runcomfy/settings", {"headers": SAME}))
+    assert code == 500 and "not finite" in strict(text)["error"]
+
+
 def test_the_settings_route_sets_and_clears_the_limit(monkeypatch):
     (c1, set_, _), (c2, got, _), (c3, bad, _), (c4, cleared, _) = call(
         ("POST", "/runcomfy/settings", {"headers": SAME, "json": {"daily_limit_usd": 7.5}}),

@@ -28,9 +28,13 @@ clear the token, never reveal it.
 from __future__ import annotations
 
 import json
+import logging
+import math
 from urllib.parse import urlsplit
 
 from aiohttp import web
+
+log = logging.getLogger("runcomfy")
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 ALLOWED_FETCH_SITES = ("same-origin", "none")
@@ -39,7 +43,13 @@ MAX_BODY = 16 * 1024
 
 
 def reply(data: dict, status_code: int = 200) -> web.Response:
-    return web.json_response(data, status=status_code, headers=NO_STORE)
+    """A JSON answer in standard JSON only (no NaN or Infinity, which a browser cannot parse)."""
+    try:
+        text = json.dumps(data, allow_nan=False)
+    except ValueError:
+        log.warning("RunComfy: a route's answer held a number JSON cannot carry; answered 500")
+        status_code, text = 500, json.dumps({"error": "The answer held a number that is not finite."})
+    return web.json_response(text=text, status=status_code, headers=NO_STORE)
 
 
 def refuse(status_code: int, message: str) -> web.Response:
@@ -100,9 +110,27 @@ async def read_json(request: web.Request, max_body: int = MAX_BODY):
         if len(raw) > max_body:
             return refuse(413, "Request too large.")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return json.loads(raw.decode("utf-8"), parse_constant=_not_finite, parse_float=_finite)
+    except NotFinite:
+        return refuse(400, "The request holds a number that is not finite (NaN, Infinity, or one "
+                           "too large such as 1e309); send finite numbers.")
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return refuse(400, "Send a JSON body.")
+
+
+class NotFinite(ValueError):
+    """A request number that is NaN, ±Infinity or overflows a float."""
+
+
+def _not_finite(text: str):
+    raise NotFinite(text)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotFinite(text)
+    return value
 
 
 def same_origin(handler):

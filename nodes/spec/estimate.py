@@ -11,6 +11,7 @@ Anything else is "price unknown": never a guess dressed as an estimate.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -78,6 +79,8 @@ def estimate(spec, values: dict, price: Price) -> Estimate:
         usd, how = price.rate * mp * count(bare), f"${price.rate:g}/MP × {mp:.2f} MP × {count(bare)}"
     else:
         return unknown(f"the unit '{price.unit}' cannot be estimated from the widgets")
+    if not math.isfinite(usd):
+        return unknown("the widgets give no finite price")
     age = price.age_text()
     return Estimate(round(usd, 4), f"≈ ${usd:.2f}" + (f" ({age})" if age else ""), how)
 
@@ -93,11 +96,16 @@ def named(spec, values: dict) -> dict:
 
 
 def number(value) -> float | None:
+    """A widget's value as a finite number, else None (NaN, infinite or huge values say nothing)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
-    m = re.match(r"\s*(\d+(?:\.\d+)?)", str(value or ""))
+        try:
+            value = float(value)
+        except OverflowError:
+            return None
+        return value if math.isfinite(value) else None
+    m = re.match(r"\s*(\d{1,30}(?:\.\d{1,30})?)", str(value or "")[:80])
     return float(m.group(1)) if m else None
 
 
