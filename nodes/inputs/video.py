@@ -32,6 +32,7 @@ CRF_STEPS = (20, 26, 32)          # tried in turn until the file fits the size l
 CHUNK = 8                         # frames converted to uint8 at a time (bounds extra memory)
 CONTAINERS = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
 CODECS = {"h264", "hevc", "vp8", "vp9", "av1"}
+WEBM_VIDEO, WEBM_AUDIO = {"vp8", "vp9", "av1"}, {"opus", "vorbis"}
 
 
 @dataclass
@@ -172,8 +173,8 @@ def probe(source, ctx, name) -> Probe:
             stream = container.streams.video[0]
             duration = (float(container.duration) / av.time_base if container.duration
                         else float(stream.duration * stream.time_base) if stream.duration else 0.0)
-            fmt = container.format.name.split(",")
-            kind = "mp4" if "mp4" in fmt else "mov" if "mov" in fmt else "webm" if "webm" in fmt else fmt[0]
+            kind = container_kind(container.format.name.split(","), stream.codec_context.name,
+                                  [a.codec_context.name for a in container.streams.audio])
             return Probe(kind, stream.codec_context.name, stream.codec_context.width,
                          stream.codec_context.height, duration)
     except av.error.FFmpegError as e:
@@ -181,6 +182,20 @@ def probe(source, ctx, name) -> Probe:
     finally:
         if isinstance(source, io.BytesIO):
             source.seek(0)
+
+
+def container_kind(demuxer: list[str], video_codec: str, audio_codecs: list[str]) -> str:
+    """"mp4", "mov", "webm" or the demuxer's own name.  FFmpeg reads Matroska and WebM with one
+    demuxer ("matroska,webm"): it is WebM only with WebM's codecs (VP8/VP9/AV1, Opus/Vorbis),
+    so an MKV holding H.264 or AAC is re-encoded, never sent labelled as video/webm."""
+    if "mp4" in demuxer:
+        return "mp4"
+    if "mov" in demuxer:
+        return "mov"
+    if "webm" in demuxer:
+        webm = video_codec in WEBM_VIDEO and all(c in WEBM_AUDIO for c in audio_codecs)
+        return "webm" if webm else "matroska"
+    return demuxer[0]
 
 
 def transcode(source, size, crf: int, window=None) -> bytes:
