@@ -190,10 +190,16 @@ class Setting:
     unit: str                        # how the README and messages name its value
     what: str                        # the README's sentence
     shown: bool = False              # also set in Settings → RunComfy
+    default_text: str = ""           # how the README says the default, when not the value itself
 
     @property
     def key(self) -> str:
         return self.env.lower().replace("runcomfy_", "", 1)
+
+    def default_shown(self) -> str:
+        if self.default_text or self.default is None:
+            return self.default_text or "none"
+        return f"`{self.default}`" if isinstance(self.default, str) else f"{self.default:g}"
 
 
 def _half_memory_gb() -> float:
@@ -219,11 +225,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RUNCOMFY_DOWNLOAD_TIMEOUT_MIN", positive, 30.0, "minutes",
             "longest a download may take"),
     Setting("RUNCOMFY_MAX_RESULT_GB", positive, _half_memory_gb, "GB",
-            "memory decoded results may take (one result, or all items of a list); default half "
-            "the machine's memory"),
+            "memory decoded results may take (one result, or all items of a list)",
+            default_text="half the machine's memory"),
     Setting("RUNCOMFY_MAX_IMAGE_MP", positive, 100.0, "megapixels", "pixels of one result image"),
 )
 BY_ENV = {s.env: s for s in SETTINGS}
+
+
+def markdown_table() -> str:
+    """The README's table of settings, made from SETTINGS (a test keeps the README in step)."""
+    rows = ["| environment | `config.json` key | in | default | what |", "|---|---|---|---|---|"]
+    for st in SETTINGS:
+        where = f"`{st.key}`" + (" (also Settings → RunComfy)" if st.shown else "")
+        rows.append(f"| `{st.env}` | {where} | {st.unit} | {st.default_shown()} | {st.what} |")
+    return "\n".join(rows) + "\n"
 
 
 def where_set(setting: Setting, source: str) -> str:

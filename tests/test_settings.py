@@ -2,6 +2,7 @@
 drops the daily limit (against the simulator; nothing is submitted when a setting is bad)."""
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,9 @@ def test_unset_and_blank_settings_take_their_defaults(monkeypatch):
     monkeypatch.setenv("RUNCOMFY_MAX_CONCURRENT_JOBS", "4")
     assert settings.max_concurrent_jobs() == 4
     assert not os.path.exists(settings.config_path())                 # reading never writes
+
+
+def test_the_readme_lists_every_setting_as_the_table_declares_it():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert settings.markdown_table() in readme
+    assert [s.key for s in settings.SETTINGS] == [s.env[len("RUNCOMFY_"):].lower() for s in settings.SETTINGS]
