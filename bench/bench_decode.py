@@ -1,4 +1,4 @@
-"""Benchmark nodes.decode.decode_video against simple ways of decoding a video.
+"""Benchmark nodes.results.decode.decode_video against simple ways of decoding a video.
 
     python bench/bench_decode.py [--rounds 3]
 
@@ -8,7 +8,7 @@ run; memory is the worst run's peak RSS growth over the RSS just before decoding
 (VmHWM after resetting it through /proc/self/clear_refs), as a multiple of the output
 tensor size.  Methods:
 
-  pack        nodes.decode.decode_video
+  pack        nodes.results.decode.decode_video
   floor       PyAV decode to RGB arrays thrown away + fill a fresh float32 tensor of the
               output size (each part timed on its own, summed)
   single      one plain pass: decode, copy each frame into a preallocated float32 tensor
@@ -66,7 +66,7 @@ def run_child(method: str, path: str) -> dict:
     base = _status("VmRSS")
     t0 = time.perf_counter()
     if method == "pack":
-        result = decode_video(path).frames
+        result = decode_video(path, budget=1 << 40).frames
     elif method == "floor":
         for _ in _rgb_frames(path):
             pass
@@ -103,7 +103,7 @@ def main() -> None:
     # forkserver: the server imports torch/av once; every run still gets a fresh process
     # (fresh heap, fresh page tables), without paying ~2 s of imports each time.
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["numpy", "torch", "av", "nodes.decode"])
+    ctx.set_forkserver_preload(["numpy", "torch", "av", "nodes.results.decode"])
 
     def pool_factory():
         return ProcessPoolExecutor(max_workers=1, mp_context=ctx)

@@ -23,8 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from nodes.comfy.factory import default_values  # noqa: E402
-from nodes.remote.service import JobService  # noqa: E402
-from nodes.spec.registry import build_mappings  # noqa: E402
+from nodes.app.plain_host import PlainHost  # noqa: E402
+from nodes.app.runtime import Runtime  # noqa: E402
+from nodes.comfy.registry import build_mappings  # noqa: E402
 from simulator import Simulator  # noqa: E402
 
 JOB_S = 10.0
@@ -52,7 +53,8 @@ def main() -> None:
         sim = Simulator("bench-token-1234", queue_s=0.0, run_s=JOB_S, max_side=160).start()
         os.environ["RUNCOMFY_BASE_URL"], os.environ["RUNCOMFY_API_TOKEN"] = sim.base_url, sim.token
         try:
-            cls = build_mappings()[0]["RunComfy_Wan21_ImageToVideo"]
+            rt = Runtime(PlainHost())
+            cls = build_mappings(rt)[0]["RunComfy_Wan21_ImageToVideo"]
             one = timed(cls, ["the reference job"])
             submits_before = len(sim.calls("submit"))
             prompts = [f"item {i}: a lighthouse, variation {i}" for i in range(N)]
@@ -65,7 +67,7 @@ def main() -> None:
                 changed[i] += " (changed)"
             changed_t = timed(cls, changed)
             three = len(sim.calls("submit")) - submits_before - submits - again
-            pool = JobService.shared().pool._max_workers
+            pool = rt.pool._max_workers
         finally:
             sim.stop()
     print(f"{N} list items of a {JOB_S:.0f} s job (simulator, real time), pool of {pool} threads:")

@@ -26,19 +26,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nodes.remote.client import COMPLETED, RunComfyClient, normalize_status  # noqa: E402
 from nodes.remote.job import JobRunner  # noqa: E402
-from simulator import Clock, Simulator  # noqa: E402
+from nodes.core.clock import Clock  # noqa: E402
+from simulator import Simulator  # noqa: E402
 
 MODEL = "wan-ai/wan-2-2/image-to-video"
 
 
 def pack_poller(sim, clock, rid, out):
-    client = RunComfyClient(sim.base_url, sim.token, sleep=clock.sleep)
-    JobRunner(client, clock=clock.now, sleep=clock.sleep).wait(rid)
+    client = RunComfyClient(sim.base_url, sim.token, clock=clock)
+    JobRunner(client, clock=clock.monotonic, sleep=clock.sleep).wait(rid)
     out[rid] = (clock.now(), client.transport.calls)
 
 
 def fixed_poller(sim, clock, rid, out):
-    client = RunComfyClient(sim.base_url, sim.token, sleep=clock.sleep)
+    client = RunComfyClient(sim.base_url, sim.token, clock=clock)
     while normalize_status(client.status(rid).get("status")) != COMPLETED:
         clock.sleep(5.0)
     seen = clock.now()

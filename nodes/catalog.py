@@ -1,7 +1,94 @@
-"""``python -m nodes.catalog add <model_id>``: the command line of spec/catalog.py."""
-import sys
+"""``python -m nodes.catalog``: add RunComfy models as node files, or list the catalog.
 
-from .spec.catalog import main
+    python -m nodes.catalog add acme/text-to-video            (from the pack folder)
+    python -m nodes.catalog add acme/text-to-video --from-file schema.json
+    python -m nodes.catalog list --search wan
+
+Without ``--user-dir`` the ComfyUI user folder is found from the pack's place in
+``<ComfyUI>/custom_nodes/`` (ComfyUI need not run); the token and base URL come from that
+folder's settings or the environment, as in ComfyUI.  The work is in app/catalog.py.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .app.catalog import PACK_ROOT, add_model, list_models
+from .app.plain_host import PlainHost
+from .app.runtime import Runtime
+from .core.errors import RunComfyError
+
+
+# -- command line ------------------------------------------------------------------------------
+def comfyui_user_dir(pack_root: Path | None = None) -> Path | None:
+    """``<ComfyUI>/user/runcomfy`` when the pack sits in ``<ComfyUI>/custom_nodes/<pack>``
+    (where ComfyUI's ``folder_paths.get_user_directory()`` is, unless started with
+    ``--user-directory``; then give ``--user-dir``)."""
+    comfy = Path(pack_root or PACK_ROOT).resolve().parent.parent
+    if (comfy / "main.py").is_file() and (comfy / "custom_nodes").is_dir():
+        return comfy / "user" / "runcomfy"
+    return None
+
+
+def cli_user_dir(given: str | None) -> Path:
+    """--user-dir, else RUNCOMFY_USER_DIR (ComfyUI honours it too), else the ComfyUI user
+    folder next to the pack, else the plain host's folder.  A --user-dir
+    that is ComfyUI's own user folder (what ComfyUI's --user-directory names: it holds
+    ``default/`` or ``runcomfy/``) means its ``runcomfy`` subfolder, where the pack reads."""
+    if given:
+        folder = Path(given).expanduser()
+        looks_like_comfyui_user = (folder / "runcomfy").is_dir() or (folder / "default").is_dir()
+        return folder / "runcomfy" if folder.name != "runcomfy" and looks_like_comfyui_user else folder
+    return PlainHost().user_dir() if os.environ.get("RUNCOMFY_USER_DIR") else \
+        comfyui_user_dir() or PlainHost().user_dir()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nodes.catalog",
+                                     description="Add RunComfy models as ComfyUI nodes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add = sub.add_parser("add", help="write a model file for MODEL_ID into the user models folder")
+    add.add_argument("model_id", nargs="?", help="e.g. wan-ai/wan-2-2/image-to-video")
+    add.add_argument("--from-file", metavar="FILE",
+                     help="a schema JSON saved from the model's API page (entry, model file or "
+                          "bare input schema) instead of asking the catalog")
+    add.add_argument("--user-dir", metavar="DIR",
+                     help="ComfyUI's user folder (as given to ComfyUI's --user-directory) or "
+                          "its runcomfy subfolder; models go to <that>/runcomfy/models. "
+                          "Default: <ComfyUI>/user/runcomfy")
+    add.add_argument("--force", action="store_true",
+                     help="replace an existing file even if it holds another model")
+    lst = sub.add_parser("list", help="list catalog models")
+    lst.add_argument("--search", default="", metavar="TEXT")
+    args = parser.parse_args(argv)
+
+    user = cli_user_dir(getattr(args, "user_dir", None))
+    rt = Runtime(PlainHost(user_dir=user))          # its settings: the token saved in that folder
+    try:
+        if args.command == "list":
+            listing = list_models(rt.client(), args.search)
+            for m in listing.models:
+                cats = ", ".join(m.get("categories") or [])
+                print(f"{m.get('model_id')}  -  {m.get('display_name', '')}"
+                      f"{f'  [{cats}]' if cats else ''}")
+            print(listing.summary())
+            return 0
+        if not (args.model_id or args.from_file):
+            parser.error("add needs MODEL_ID or --from-file FILE")
+        path, report = add_model(args.model_id, schema_file=args.from_file, client=rt.client,
+                                 models_dir=rt.models_dir(), force=args.force)
+    except RunComfyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"Wrote {path}")
+    print("What the node does with the schema:")
+    for line in report:
+        print(f"  {line}")
+    print("Restart ComfyUI to see the node.")
+    return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,11 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from nodes.errors import RunComfyError  # noqa: E402
+from nodes.app.pipeline import run_model  # noqa: E402
+from nodes.app.plain_host import PlainHost  # noqa: E402
+from nodes.app.runtime import Runtime  # noqa: E402
+from nodes.app.status import StatusReporter as Reporter  # noqa: E402
 from nodes.comfy.factory import default_values  # noqa: E402
-from nodes.spec.registry import build_mappings  # noqa: E402
-from nodes.comfy.runner import execute  # noqa: E402
-from nodes.comfy.status import Reporter  # noqa: E402
+from nodes.comfy.registry import build_mappings  # noqa: E402
+from nodes.core.errors import RunComfyError  # noqa: E402
 
 
 def main():
@@ -33,7 +35,8 @@ def main():
     ap.add_argument("--start-at", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
-    cls = build_mappings()[0][args.node_id]
+    rt = Runtime(PlainHost())          # this process's own runtime: folders from the environment
+    cls = build_mappings(rt)[0][args.node_id]
     values = default_values(cls)
     torch.manual_seed(0)
     values["image_1" if "image_1" in cls.INPUT_TYPES()["optional"] else "image"] = torch.rand(1, 400, 400, 3)
@@ -47,7 +50,7 @@ def main():
     if args.start_at:
         time.sleep(max(0.0, args.start_at - time.time()))
     try:
-        out = execute(cls.SPEC, values, Reporter(sink=sink))
+        out = run_model(rt, cls.SPEC, values, Reporter(sink=sink))
         print(json.dumps({"request_id": out["result"][-1]}), flush=True)
     except RunComfyError as e:
         print(json.dumps({"error": type(e).__name__, "message": str(e)}), flush=True)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a running simulator, a client for it, and an isolated user folder."""
+"""Shared fixtures: a running simulator, a client for it, an isolated user folder, and the
+runtime a test runs the pack on (its own folders; nothing shared between tests)."""
 import sys
 from pathlib import Path
 
@@ -8,6 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from nodes.app.plain_host import PlainHost  # noqa: E402
+from nodes.app.runtime import Runtime  # noqa: E402
+from nodes.comfy.registry import build_mappings  # noqa: E402
 from nodes.remote.client import RunComfyClient  # noqa: E402
 from nodes.remote.transport import RetryPolicy  # noqa: E402
 from simulator import Simulator  # noqa: E402
@@ -36,3 +40,28 @@ def user_dirs(tmp_path, monkeypatch):
     for name in ("RUNCOMFY_API_TOKEN", "RUNCOMFY_API_KEY", "RUNCOMFY_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def rt(user_dirs):
+    """The runtime the test runs the pack on: its folders are the test's own."""
+    return Runtime(PlainHost(), timeout=(2, 5))
+
+
+@pytest.fixture
+def fast_rt(user_dirs):
+    """A runtime whose API clients retry at once (FAST), for tests that count retries."""
+    return Runtime(PlainHost(), policy=FAST, timeout=(2, 5))
+
+
+@pytest.fixture
+def env(sim, monkeypatch):
+    """The simulator as the service: its address and token set as ComfyUI would have them."""
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
+    return sim
+
+
+def node_class(node_id: str, rt=None):
+    """The node class ComfyUI gets for ``node_id`` (built on ``rt``, or a plain runtime)."""
+    return build_mappings(rt or Runtime(PlainHost()))[0][node_id]

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from nodes.comfy import runner
+from nodes.app.catalog import add_model
+from nodes.app.pipeline import run_model
+from nodes.app.status import StatusReporter as Reporter
+from nodes.comfy import registry
 from nodes.comfy.factory import default_values
-from nodes.comfy.status import Reporter
-from nodes.errors import InputError
+from nodes.core.errors import InputError
 from nodes.inputs.audio import (AUDIO, mp3_bit_rate, mp3_bytes, mp3_floor, refusal_by_length,
                                 wav_bytes, wav_size)
 from nodes.inputs.rules import read_limits
-from nodes.spec import registry
-from nodes.spec.catalog import add_model
 
 MODEL = "acme/reference-to-video"       # its audio list has no duration rule
 INLINE = AUDIO.byte_budget(read_limits([], AUDIO.rules), "audio/mpeg")
@@ -31,11 +31,11 @@ def quick(sim):
     return sim
 
 
-def run(client, **values):
-    add_model(MODEL, client=client)
-    cls = registry.build_mappings()[0]["RunComfy_acme_reference_to_video"]
+def run(rt, **values):
+    add_model(MODEL, client=rt.client, models_dir=rt.models_dir())
+    cls = registry.build_mappings(rt)[0]["RunComfy_acme_reference_to_video"]
     reporter = Reporter()
-    runner.execute(cls.SPEC, {**default_values(cls), "prompt": "x", **values}, reporter, client=client)
+    run_model(rt, cls.SPEC, {**default_values(cls), "prompt": "x", **values}, reporter)
     return reporter
 
 
@@ -76,16 +76,16 @@ def test_the_length_bound_follows_the_bit_rate_and_lets_a_fitting_clip_through()
 
 # -- through the node ------------------------------------------------------------------------
 
-def test_a_clip_too_long_for_the_inline_limit_is_refused_before_paying(quick, client):
+def test_a_clip_too_long_for_the_inline_limit_is_refused_before_paying(quick, env, fast_rt):
     silence = {"waveform": torch.zeros(1, 1, 30 * 60 * 8000), "sample_rate": 8000}   # 30 min, 58 MB
     with pytest.raises(InputError, match=r"input 'reference_audio_1' is 30 min 00 s long; even as "
                        r"MP3 at 64 kbit/s.*at least 14\.3 MB, over the 12\.6 MB limit for an audio "
                        r"clip sent inline.*Shorten it \(about 26 min .. s fits\) or give an https://"):
-        run(client, reference_audio_1=silence)
+        run(fast_rt, reference_audio_1=silence)
     assert quick.calls("submit") == []
 
 
-def test_a_clip_just_under_the_model_size_rule_is_still_sent_as_mp3(quick, client):
+def test_a_clip_just_under_the_model_size_rule_is_still_sent_as_mp3(quick, env, fast_rt):
     doc = copy.deepcopy(quick.catalog.models[MODEL])
     doc["input_schema"]["properties"]["audios"]["validations"] = [
         {"validation_rule": "file_size_mb<", "validation_value": 1,
@@ -93,7 +93,7 @@ def test_a_clip_just_under_the_model_size_rule_is_still_sent_as_mp3(quick, clien
     quick.catalog.models[MODEL] = doc
     t = torch.arange(120 * 8000) / 8000                       # 2 min at 8 kHz: WAV 1.9 MB,
     tone = {"waveform": (0.4 * torch.sin(2 * torch.pi * 330 * t))[None, None], "sample_rate": 8000}
-    reporter = run(client, reference_audio_1=tone)            # MP3 ≈ 0.98 MB, floor 0.95 MB
+    reporter = run(fast_rt, reference_audio_1=tone)            # MP3 ≈ 0.98 MB, floor 0.95 MB
     (body,) = quick.submitted_bodies(MODEL)
     head, b64 = body["audios"][0].split(",", 1)
     raw = base64.b64decode(b64)

@@ -15,14 +15,15 @@ import pytest
 import torch
 from PIL import Image
 
+import nodes.catalog as catalog
+from nodes.app.catalog import CatalogError, add_model, mapping_report, model_file_from_entry
+from nodes.app.pipeline import execute, run_model
+from nodes.app.plain_host import PlainHost
+from nodes.app.status import StatusReporter as Reporter
+from nodes.comfy import generic, registry
 from nodes.comfy.factory import default_values
-from nodes.spec import catalog
-from nodes.comfy import generic
-from nodes.spec import registry
-from nodes.comfy import runner
-from nodes.spec.catalog import CatalogError, add_model, mapping_report, model_file_from_entry
-from nodes.errors import InputError
-from nodes.comfy.status import Reporter
+from nodes.comfy.generic import generic_plan
+from nodes.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM_CATALOG = ROOT / "simulator" / "catalog"
@@ -41,9 +42,9 @@ def quick(sim):
 defaults = default_values
 
 
-def added_class(client, model_id):
-    path, report = add_model(model_id, client=client)
-    classes, _ = registry.build_mappings()
+def added_class(rt, model_id):
+    path, report = add_model(model_id, client=rt.client, models_dir=rt.models_dir())
+    classes, _ = registry.build_mappings(rt)
     return classes[EXTRA[model_id]], path, report
 
 
@@ -131,15 +132,15 @@ def test_mapping_report_says_what_each_special_field_became(client):
 
 
 # -- end to end: add from the catalog, rebuild, run ------------------------------------------------
-def test_text_only_model_added_from_the_catalog_runs_end_to_end(quick, client, user_dirs):
-    cls, path, report = added_class(client, "acme/text-to-video")
+def test_text_only_model_added_from_the_catalog_runs_end_to_end(quick, env, fast_rt, user_dirs):
+    cls, path, report = added_class(fast_rt, "acme/text-to-video")
     assert path == user_dirs / "user" / "models" / "acme-text-to-video.json"
     assert json_lines(report) == [] and not [x for x in report if "not checked" in x]
     assert cls.CATEGORY == "RunComfy/Acme" and "acme/text-to-video" in cls.DESCRIPTION
     assert cls.RETURN_NAMES[:3] == ("frames", "fps", "frame_count")
     assert cls.INPUT_TYPES()["required"]["duration"][0] == ["2", "4"]
     values = {**defaults(cls), "prompt": "a red fox in snow", "duration": "4"}
-    out = runner.execute(cls.SPEC, values, Reporter(), client=client)
+    out = run_model(fast_rt, cls.SPEC, values, Reporter())
     frames, fps, count, _video, url, rid, _audio = out["result"]
     assert only_body(quick, "acme/text-to-video") == {"prompt": "a red fox in snow",
                                                       "duration": 4, "seed": 0}
@@ -149,13 +150,13 @@ def test_text_only_model_added_from_the_catalog_runs_end_to_end(quick, client, u
     assert url == f"{quick.base_url}/files/{rid}/output_0.mp4"
 
 
-def test_two_image_model_gets_both_images_in_their_own_fields(quick, client):
-    cls, _, _ = added_class(client, "acme/two-image-blend")
+def test_two_image_model_gets_both_images_in_their_own_fields(quick, env, fast_rt):
+    cls, _, _ = added_class(fast_rt, "acme/two-image-blend")
     assert {"start_image", "end_image"} <= set(cls.INPUT_TYPES()["optional"])
     assert cls.RETURN_NAMES == ("images", "image_urls", "request_id")
     values = {**defaults(cls), "start_image": image(48, 64, 1), "end_image": image(40, 56, 2),
               "blend": 0.25}
-    images, urls, rid = runner.execute(cls.SPEC, values, Reporter(), client=client)["result"]
+    images, urls, rid = run_model(fast_rt, cls.SPEC, values, Reporter())["result"]
     body = only_body(quick, "acme/two-image-blend")
     assert set(body) == {"start_image_url", "end_image_url", "blend"} and body["blend"] == 0.25
     assert decoded(body["start_image_url"]).size == (64, 48)
@@ -164,14 +165,14 @@ def test_two_image_model_gets_both_images_in_their_own_fields(quick, client):
     assert urls == f"{quick.base_url}/files/{rid}/output_0.png" and rid in quick.jobs
 
 
-def test_nested_field_given_as_json_text_arrives_as_an_object(quick, client):
-    cls, _, report = added_class(client, "acme/camera-motion")
+def test_nested_field_given_as_json_text_arrives_as_an_object(quick, env, fast_rt):
+    cls, _, report = added_class(fast_rt, "acme/camera-motion")
     assert len(json_lines(report)) == 1 and "'camera'" in json_lines(report)[0]
     assert "JSON text" in cls.INPUT_TYPES()["required"]["camera"][1]["tooltip"]
     values = {**defaults(cls), "image": image(36, 52), "prompt": "slow push in",
               "camera": '{"pan": 0.5, "zoom": 1.25}', "number_of_frames": 17}
-    frames, fps, count, _video, _url, rid, _audio = runner.execute(cls.SPEC, values, Reporter(),
-                                                           client=client)["result"]
+    frames, fps, count, _video, _url, rid, _audio = run_model(fast_rt, cls.SPEC, values,
+                                                              Reporter())["result"]
     body = only_body(quick, "acme/camera-motion")
     assert body["camera"] == {"pan": 0.5, "zoom": 1.25}
     assert body["num_frames"] == 17 and body["frames_per_second"] == 16
@@ -179,11 +180,11 @@ def test_nested_field_given_as_json_text_arrives_as_an_object(quick, client):
     assert count == 17 == frames.shape[0] == sim_video_frames(quick, rid)
 
 
-def test_bad_nested_json_stops_before_submitting(sim, client):
-    cls, _, _ = added_class(client, "acme/camera-motion")
+def test_bad_nested_json_stops_before_submitting(sim, env, fast_rt):
+    cls, _, _ = added_class(fast_rt, "acme/camera-motion")
     values = {**defaults(cls), "image": image(36, 52), "prompt": "x", "camera": "{pan: 1"}
     with pytest.raises(InputError, match="'camera' must be JSON text"):
-        runner.execute(cls.SPEC, values, Reporter(), client=client)
+        run_model(fast_rt, cls.SPEC, values, Reporter())
     assert sim.calls("submit") == []
 
 
@@ -194,9 +195,10 @@ def saved(tmp_path, name, doc) -> str:
     return str(path)
 
 
-def test_add_from_a_saved_catalog_entry(client, tmp_path, user_dirs):
+def test_add_from_a_saved_catalog_entry(rt, client, tmp_path, user_dirs):
     entry = client.model("acme/camera-motion")
-    path, report = add_model(schema_file=saved(tmp_path, "entry.json", entry))
+    path, report = add_model(schema_file=saved(tmp_path, "entry.json", entry),
+                             models_dir=rt.models_dir())
     doc = json.loads(path.read_text())
     assert path.parent == user_dirs / "user" / "models"
     assert (doc["model_id"], doc["output"], doc["category"]) == ("acme/camera-motion", "video", "Acme")
@@ -209,11 +211,11 @@ def test_a_wrapped_answer_or_a_schema_sent_as_text_is_read(client, wrap):
     entry = client.model("acme/camera-motion")
     answer = ({"data": entry} if wrap == "data"
               else {**entry, "input_schema": json.dumps(entry["input_schema"])})
-    from nodes.spec.catalog import unwrap
+    from nodes.app.catalog import unwrap
     assert model_file_from_entry(unwrap(answer))["input_schema"] == entry["input_schema"]
 
 
-def test_add_from_a_saved_model_file_keeps_its_output(tmp_path):
+def test_add_from_a_saved_model_file_keeps_its_output(rt, tmp_path):
     model_file = json.loads((SIM_CATALOG / "acme-two-image-blend.json").read_text())
     path, report = add_model(schema_file=saved(tmp_path, "m.json", model_file),
                              models_dir=tmp_path / "models")
@@ -221,7 +223,7 @@ def test_add_from_a_saved_model_file_keeps_its_output(tmp_path):
     assert path == tmp_path / "models" / "acme-two-image-blend.json"
     assert doc["output"] == "image" and doc["input_schema"] == model_file["input_schema"]
     assert json_lines(report) == []
-    cls = registry.build_mappings([tmp_path / "models"])[0]["RunComfy_acme_two_image_blend"]
+    cls = registry.build_mappings(rt, [tmp_path / "models"])[0]["RunComfy_acme_two_image_blend"]
     assert cls.RETURN_NAMES[0] == "images"
 
 
@@ -320,7 +322,7 @@ def test_comfyui_user_folder_is_found_next_to_the_pack(tmp_path, monkeypatch):
     assert catalog.comfyui_user_dir(pack) == comfy / "user" / "runcomfy"
     monkeypatch.delenv("RUNCOMFY_USER_DIR")
     if catalog.comfyui_user_dir() is None:            # this checkout is not in a ComfyUI
-        assert catalog.cli_user_dir(None) == catalog.host.user_dir()
+        assert catalog.cli_user_dir(None) == PlainHost().user_dir()
     monkeypatch.setattr(catalog, "PACK_ROOT", pack)
     assert catalog.cli_user_dir(None) == comfy / "user" / "runcomfy"
     assert catalog.cli_user_dir(str(tmp_path / "x")) == tmp_path / "x"
@@ -361,8 +363,8 @@ def test_cli_user_dir_may_be_comfyuis_own_user_folder(sim, tmp_path):
 
 
 # -- the generic node ----------------------------------------------------------------------------------
-def test_generic_node_shape_and_registration():
-    cls = generic.RunComfyModel
+def test_generic_node_shape_and_registration(rt):
+    cls = generic.generic_node(rt)
     spec = cls.INPUT_TYPES()
     assert list(spec["required"]) == ["model_id", "arguments", "image_field", "output",
                                       "start_frame", "every_nth_frame", "frame_cap",
@@ -376,34 +378,41 @@ def test_generic_node_shape_and_registration():
     assert cls.RETURN_NAMES == ("frames", "fps", "frame_count", "video", "video_url", "request_id",
                                 "audio")
     assert cls.CATEGORY == "RunComfy" and cls.FUNCTION == "run"
-    classes, names = registry.build_mappings(tools=True)
-    assert classes["RunComfy_Model"] is cls
+    classes, names = registry.build_mappings(rt, tools=True)
+    registered = classes["RunComfy_Model"]        # a class of its own for each runtime
+    assert registered.__qualname__ == cls.__qualname__ and registered.__module__ == generic.__name__
+    assert registered.INPUT_TYPES() == spec and registered.RETURN_NAMES == cls.RETURN_NAMES
     assert names["RunComfy_Model"] == "RunComfy Model (any model id)"
-    assert "RunComfy_Model" not in registry.build_mappings()[0]
+    assert "RunComfy_Model" not in registry.build_mappings(rt)[0]
 
 
 def generic_values(**kw):
-    return {**defaults(generic.RunComfyModel), **kw}
+    return {**defaults(generic.generic_node(None)), **kw}   # the widgets do not need a runtime
 
 
-def test_generic_text_only_model_with_arguments_json(quick, client):
+def run_generic(rt, values, reporter):
+    """RunComfy Model's run, as the pipeline runs it for one item."""
+    return execute(rt, generic_plan, values, reporter)
+
+
+def test_generic_text_only_model_with_arguments_json(quick, env, fast_rt):
     values = generic_values(model_id="acme/text-to-video",
                             arguments='{"prompt": "a cat on a roof", "duration": 2, "seed": 7}')
-    frames, fps, count, _video, url, rid, _audio = generic.execute(values, Reporter(),
-                                                           client=client)["result"]
+    frames, fps, count, _video, url, rid, _audio = run_generic(fast_rt, values,
+                                                               Reporter())["result"]
     assert only_body(quick, "acme/text-to-video") == {"prompt": "a cat on a roof",
                                                       "duration": 2, "seed": 7}
     assert count == 33 == frames.shape[0] == sim_video_frames(quick, rid)
     assert fps == 16.0 and url.endswith(f"/{rid}/output_0.mp4")
 
 
-def test_generic_image_model_with_one_connected_image(quick, client):
+def test_generic_image_model_with_one_connected_image(quick, env, fast_rt):
     values = generic_values(model_id="wan-ai/wan-2-6/image-to-image", output="image",
                             image_field="image_urls", image_1=smooth(400, 400),
                             arguments=json.dumps({"prompt": "make it blue",
                                                   "image_size": "1280*720 (16:9)"}))
-    frames, fps, count, video, urls, rid, _audio = generic.execute(values, Reporter(),
-                                                           client=client)["result"]
+    frames, fps, count, video, urls, rid, _audio = run_generic(fast_rt, values,
+                                                               Reporter())["result"]
     body = only_body(quick, "wan-ai/wan-2-6/image-to-image")
     assert isinstance(body["image_urls"], list) and len(body["image_urls"]) == 1  # "…s": a list
     assert decoded(body["image_urls"][0]).size == (400, 400)
@@ -412,66 +421,66 @@ def test_generic_image_model_with_one_connected_image(quick, client):
     assert urls == f"{quick.base_url}/files/{rid}/output_0.png"
 
 
-def test_generic_node_sends_a_connected_audio_and_video_under_their_keys(quick, client):
+def test_generic_node_sends_a_connected_audio_and_video_under_their_keys(quick, env, fast_rt):
     import torch
     t = torch.arange(22050 * 2) / 22050
     audio = {"waveform": (0.3 * torch.sin(2 * torch.pi * 330 * t)).reshape(1, 1, -1), "sample_rate": 22050}
     values = generic_values(model_id="acme/audio-to-video", audio=audio,
                             arguments='{"prompt": "a singer"}')
-    frames, fps, count, *_ = generic.execute(values, Reporter(), client=client)["result"]
+    frames, fps, count, *_ = run_generic(fast_rt, values, Reporter())["result"]
     body = only_body(quick, "acme/audio-to-video")
     assert body["audio_url"].startswith("data:audio/wav;base64,") and body["prompt"] == "a singer"
     assert abs(count / fps - 2.0) < 0.2                     # the simulator made a clip of its length
     clip = torch.rand(9, 32, 48, 3)                          # an IMAGE batch on the video socket
-    generic.execute(generic_values(model_id="acme/video-to-video", video=clip, arguments='{"prompt": "p"}'),
-                    Reporter(), client=client)
+    run_generic(fast_rt, generic_values(model_id="acme/video-to-video", video=clip,
+                                        arguments='{"prompt": "p"}'), Reporter())
     assert only_body(quick, "acme/video-to-video")["video_url"].startswith("data:video/mp4;base64,")
 
 
 def test_generic_image_field_single_or_list():
     spec = generic.minimal_spec("a/b", "video")
-    one = generic.build_body(spec, {"arguments": '{"p": 1}', "image_field": "image_url",
-                                    "image_1": image(8, 8)}, [])
+    one, _ = generic.build_body(spec, {"arguments": '{"p": 1}', "image_field": "image_url",
+                                       "image_1": image(8, 8)})
     assert isinstance(one["image_url"], str) and one["p"] == 1
-    notes = []
-    two = generic.build_body(spec, {"arguments": '{"image_url": "https://x/y.png"}',
-                                    "image_field": "image_url", "image_1": image(8, 8),
-                                    "image_3": image(9, 9)}, notes)
+    two, notes = generic.build_body(spec, {"arguments": '{"image_url": "https://x/y.png"}',
+                                           "image_field": "image_url", "image_1": image(8, 8),
+                                           "image_3": image(9, 9)})
     assert [decoded(u).size for u in two["image_url"]] == [(8, 8), (9, 9)]
     assert notes and "replaced" in notes[0]
-    assert generic.build_body(spec, {"arguments": "{}", "image_field": "image_url"}, []) == {}
+    assert generic.build_body(spec, {"arguments": "{}", "image_field": "image_url"})[0] == {}
     with pytest.raises(InputError, match="'image_field' is empty"):
-        generic.build_body(spec, {"arguments": "{}", "image_field": " ", "image_1": image(8, 8)}, [])
+        generic.build_body(spec, {"arguments": "{}", "image_field": " ", "image_1": image(8, 8)})
 
 
 @pytest.mark.parametrize("args,match", [
     ('{"prompt": "x",}', r"'arguments' is not valid JSON: .* line 1 column"),
     ('["prompt"]', r"'arguments' must be a JSON object .*not a JSON list"),
 ])
-def test_generic_bad_arguments_stop_before_any_submit(sim, client, args, match):
+def test_generic_bad_arguments_stop_before_any_submit(sim, env, fast_rt, args, match):
     with pytest.raises(InputError, match=match):
-        generic.execute(generic_values(model_id="acme/text-to-video", arguments=args),
-                        Reporter(), client=client)
+        run_generic(fast_rt, generic_values(model_id="acme/text-to-video", arguments=args),
+                    Reporter())
     assert sim.calls("submit") == []
 
 
-def test_generic_model_id_is_checked_before_any_submit(sim, client):
+def test_generic_model_id_is_checked_before_any_submit(sim, env, fast_rt):
     for bad, match in (("", "'model_id' is empty"),
                        ("https://www.runcomfy.com/models/acme", "not a model id")):
         with pytest.raises(InputError, match=match):
-            generic.execute(generic_values(model_id=bad, arguments='{"prompt": "x"}'),
-                            Reporter(), client=client)
+            run_generic(fast_rt, generic_values(model_id=bad, arguments='{"prompt": "x"}'),
+                        Reporter())
     assert sim.calls("submit") == []
 
 
-def test_generic_node_run_is_async_and_uses_the_configured_service(quick, monkeypatch):
+def test_generic_node_run_is_async_and_uses_the_configured_service(rt, quick, monkeypatch):
     monkeypatch.setenv("RUNCOMFY_BASE_URL", quick.base_url)
     monkeypatch.setenv("RUNCOMFY_API_TOKEN", quick.token)
     values = generic_values(model_id="acme/two-image-blend", output="image",
                             arguments='{"end_image_url": "https://example.com/b.png"}',
                             image_field="start_image_url", image_1=image(33, 33))
-    out = asyncio.run(generic.RunComfyModel().run(unique_id="7", **values))
-    frames, fps, count, video, urls, rid, _audio = out["result"]
+    out = asyncio.run(generic.generic_node(rt)().run(unique_id="7", **values))
+    assert all(len(each) == 1 for each in out["result"])     # a list node: one item, lists of one
+    frames, fps, count, video, urls, rid, _audio = (each[0] for each in out["result"])
     body = only_body(quick, "acme/two-image-blend")
     assert body["end_image_url"] == "https://example.com/b.png"
     assert decoded(body["start_image_url"]).size == (33, 33)

@@ -2,12 +2,22 @@
 error it should, with the number of requests it should take, and never a second submit."""
 import io
 
+import time
+
 import pytest
 
 from nodes.remote.client import RunComfyClient, output_urls
-from nodes.errors import ApiError, ConfigError, JobFailed, JobTimeout, RunComfyError, SubmitUncertain
+from nodes.core.errors import ApiError, ConfigError, JobFailed, JobTimeout, RunComfyError, SubmitUncertain
 from nodes.remote.job import JobCancelled, JobRunner
 from nodes.remote.transport import RetryPolicy
+
+
+class Waits:
+    """A clock whose waits are recorded, not slept."""
+
+    def __init__(self, delays: list):
+        self.sleep = delays.append
+        self.monotonic = time.monotonic
 
 from conftest import FAST
 
@@ -29,7 +39,7 @@ def test_three_429_then_success_takes_four_calls(sim, client):
 
 def test_retry_after_is_honoured(sim):
     delays = []
-    client = RunComfyClient(sim.base_url, sim.token, sleep=delays.append,
+    client = RunComfyClient(sim.base_url, sim.token, clock=Waits(delays),
                             policy=RetryPolicy(max_retry_after=30))
     rid = submit_one(client)
     sim.fault("429", "result", times=2, retry_after=7)
@@ -39,7 +49,7 @@ def test_retry_after_is_honoured(sim):
 
 def test_429s_do_not_use_up_the_tries_of_a_read(sim):
     delays = []
-    client = RunComfyClient(sim.base_url, sim.token, sleep=delays.append,
+    client = RunComfyClient(sim.base_url, sim.token, clock=Waits(delays),
                             policy=RetryPolicy(attempts=3, base_delay=0.01))
     rid = submit_one(client)
     sim.fault("429", "status", times=5, retry_after=1)
@@ -49,7 +59,7 @@ def test_429s_do_not_use_up_the_tries_of_a_read(sim):
 
 def test_a_rate_limit_longer_than_its_budget_ends_with_the_service_sentence(sim):
     delays = []
-    client = RunComfyClient(sim.base_url, sim.token, sleep=delays.append,
+    client = RunComfyClient(sim.base_url, sim.token, clock=Waits(delays),
                             policy=RetryPolicy(rate_limit_budget_s=0.5))
     rid = submit_one(client)
     sim.fault("429", "status", times=-1, retry_after=2)
@@ -59,7 +69,7 @@ def test_a_rate_limit_longer_than_its_budget_ends_with_the_service_sentence(sim)
 
 
 def test_a_retry_after_of_zero_cannot_spin_forever(sim):
-    client = RunComfyClient(sim.base_url, sim.token, sleep=lambda s: None,
+    client = RunComfyClient(sim.base_url, sim.token, clock=Waits([]),
                             policy=RetryPolicy(rate_limited_tries=7))
     rid = submit_one(client)
     sim.fault("429", "status", times=-1, retry_after=0)
@@ -151,16 +161,17 @@ def test_wrong_token_is_named_and_never_echoed(sim):
     assert len(sim.calls("submit")) == 1
 
 
-def test_missing_token_fails_before_any_request(sim):
+def test_missing_token_fails_before_any_request(sim, rt, monkeypatch):
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
     with pytest.raises(ConfigError, match="RUNCOMFY_API_TOKEN"):
-        RunComfyClient(sim.base_url)
+        rt.client()
     assert sim.log == []
 
 
-def test_token_from_env_and_key_alias(sim, monkeypatch):
+def test_token_from_env_and_key_alias(sim, fast_rt, monkeypatch):
     monkeypatch.setenv("RUNCOMFY_API_KEY", sim.token)
     monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
-    assert RunComfyClient(policy=FAST).submit(WAN22, dict(BODY)).request_id
+    assert fast_rt.client().submit(WAN22, dict(BODY)).request_id
 
 
 def test_validation_error_names_the_field(sim, client):
@@ -218,9 +229,10 @@ def test_completed_without_outputs_is_an_error_not_a_hang(sim, client):
 
 def test_a_result_of_a_kind_no_node_reads_names_its_links_and_says_it_is_billed():
     from nodes.remote.job import no_outputs_text
-    text = no_outputs_text("r-1", {"mesh": "https://cdn.example/r-1/model.glb", "n": 3})
-    assert "mesh: https://cdn.example/r-1/model.glb" in text and "billed" in text
-    assert output_urls({"mesh": "https://cdn.example/r-1/model.glb"}) == {}
+    text = no_outputs_text("r-1", {"subtitles": "https://cdn.example/r-1/captions.srt", "n": 3})
+    assert "subtitles: https://cdn.example/r-1/captions.srt" in text and "billed" in text
+    assert output_urls({"subtitles": "https://cdn.example/r-1/captions.srt"}) == {}
+    assert output_urls({"mesh": "https://cdn.example/r-1/model.glb"}) == {"3d": ["https://cdn.example/r-1/model.glb"]}
     assert "sent no output files" in no_outputs_text("r-1", {}) and "billed" in no_outputs_text("r-1", {})
 
 

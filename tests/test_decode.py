@@ -10,11 +10,12 @@ import pytest
 import torch
 
 import nodes.results.decode as decode
-from nodes.results.decode import DecodeError, DecodedVideo, decode_video
-from nodes.errors import RunComfyError
+from nodes.core.errors import DecodeError, RunComfyError
+from nodes.results.decode import DecodedVideo, decode_video
 from simulator.media import frame_index, write_mp4
 
 W, H, FPS, FRAMES = 320, 240, 24, 30
+BUDGET = 8 * 2**30        # the memory one result may take: far above these clips
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def _plain_decode(path) -> np.ndarray:
 
 
 def test_full_clip_shape_type_range_and_order(clips):
-    v = decode_video(clips["mp4"])
+    v = decode_video(clips["mp4"], budget=BUDGET)
     assert isinstance(v, DecodedVideo)
     assert v.frames.shape == (FRAMES, H, W, 3)
     assert v.frames.dtype == torch.float32 and v.frames.is_contiguous()
@@ -62,7 +63,7 @@ def test_full_clip_shape_type_range_and_order(clips):
 def test_values_equal_plain_rgb24_over_255(clips):
     """Every pixel, whichever thread converted it, is exactly PyAV rgb24 / 255."""
     expected = torch.from_numpy(_plain_decode(clips["mp4"])) / 255.0
-    assert torch.equal(decode_video(clips["mp4"]).frames, expected)
+    assert torch.equal(decode_video(clips["mp4"], budget=BUDGET).frames, expected)
 
 
 def test_both_threads_convert_and_every_slot_is_right(clips, monkeypatch):
@@ -79,7 +80,7 @@ def test_both_threads_convert_and_every_slot_is_right(clips, monkeypatch):
         real(rgb, out)
 
     monkeypatch.setattr(decode, "_to_float", slow_on_worker)
-    v = decode_video(clips["mp4"])
+    v = decode_video(clips["mp4"], budget=BUDGET)
     assert by_thread["worker"] > 0 and by_thread["caller"] > 0
     assert sum(by_thread.values()) == FRAMES
     assert _indices(v) == list(range(FRAMES))
@@ -89,7 +90,7 @@ def test_both_threads_convert_and_every_slot_is_right(clips, monkeypatch):
 @pytest.mark.parametrize("converters", [1, 3])
 def test_any_number_of_converter_threads(clips, monkeypatch, converters):
     monkeypatch.setattr(decode, "_CONVERTERS", converters)
-    v = decode_video(clips["mp4"], start_frame=1, every_nth=2)
+    v = decode_video(clips["mp4"], budget=BUDGET, start_frame=1, every_nth=2)
     expected = torch.from_numpy(_plain_decode(clips["mp4"])[1::2]) / 255.0
     assert torch.equal(v.frames, expected)
     assert not [t for t in threading.enumerate() if t.name == "runcomfy-decode-convert"]
@@ -104,7 +105,7 @@ def test_converter_failure_is_raised_not_swallowed(clips, monkeypatch):
 
     monkeypatch.setattr(decode, "_to_float", broken_on_worker)
     with pytest.raises(MemoryError, match="boom"):
-        decode_video(clips["mp4"])
+        decode_video(clips["mp4"], budget=BUDGET)
     assert not [t for t in threading.enumerate() if t.name == "runcomfy-decode-convert"]
 
 
@@ -114,7 +115,7 @@ def test_converter_failure_is_raised_not_swallowed(clips, monkeypatch):
 ])
 def test_start_every_nth_cap(clips, start, nth, cap):
     expected = list(range(start, FRAMES, nth))[:cap or None]
-    v = decode_video(clips["mp4"], start_frame=start, every_nth=nth, frame_cap=cap)
+    v = decode_video(clips["mp4"], budget=BUDGET, start_frame=start, every_nth=nth, frame_cap=cap)
     assert v.frame_count == len(expected) == v.frames.shape[0]
     assert _indices(v) == expected
     assert v.fps == pytest.approx(FPS / nth)
@@ -125,17 +126,17 @@ def test_start_every_nth_cap(clips, start, nth, cap):
 def test_container_without_frame_count(clips, kind):
     with av.open(str(clips[kind])) as c:
         assert c.streams.video[0].frames == 0  # the case the fallback exists for
-    v = decode_video(clips[kind])
+    v = decode_video(clips[kind], budget=BUDGET)
     assert v.frames.shape == (FRAMES, H, W, 3) and v.source_frames == FRAMES
     assert _indices(v) == list(range(FRAMES))
-    v = decode_video(clips[kind], start_frame=3, every_nth=4)
+    v = decode_video(clips[kind], budget=BUDGET, start_frame=3, every_nth=4)
     assert _indices(v) == list(range(3, FRAMES, 4))
 
 
 def test_fewer_frames_than_counted_gives_narrowed_view(clips, monkeypatch):
     monkeypatch.setattr(decode, "_count_frames", lambda path: FRAMES + 10)
     seen = []
-    v = decode_video(clips["mkv"], progress=lambda d, t: seen.append((d, t)))
+    v = decode_video(clips["mkv"], budget=BUDGET, progress=lambda d, t: seen.append((d, t)))
     assert v.frame_count == FRAMES and v.frames.shape[0] == FRAMES
     assert v.source_frames == FRAMES + 10
     assert _indices(v) == list(range(FRAMES))
@@ -148,7 +149,8 @@ def test_fewer_frames_than_counted_gives_narrowed_view(clips, monkeypatch):
 def test_progress_ends_with_n_of_n_and_never_overshoots(clips, monkeypatch):
     monkeypatch.setattr(decode, "_PROGRESS_EVERY", 0.0)  # report every frame
     seen = []
-    v = decode_video(clips["mp4"], every_nth=2, progress=lambda d, t: seen.append((d, t)))
+    v = decode_video(clips["mp4"], budget=BUDGET, every_nth=2,
+                     progress=lambda d, t: seen.append((d, t)))
     n = v.frame_count
     assert n == 15 and seen[-1] == (n, n)
     assert len(seen) > 2
@@ -162,7 +164,7 @@ def test_progress_is_throttled(clips, monkeypatch):
     monkeypatch.setattr(decode, "_CONVERTERS", 1)
     seen = []
     started = time.monotonic()
-    decode_video(clips["mp4"], progress=lambda d, t: seen.append((d, t)))
+    decode_video(clips["mp4"], budget=BUDGET, progress=lambda d, t: seen.append((d, t)))
     elapsed = time.monotonic() - started  # >= 0.3 s: 30 frames x 20 ms over 2 threads
     assert seen[-1] == (FRAMES, FRAMES)
     assert 3 <= len(seen) <= elapsed / decode._PROGRESS_EVERY + 2  # ~10 a second, plus the last
@@ -180,14 +182,14 @@ def test_exception_from_progress_stops_cleanly(clips, monkeypatch):
             raise Cancelled
 
     with pytest.raises(Cancelled):
-        decode_video(clips["mp4"], progress=cancel)
+        decode_video(clips["mp4"], budget=BUDGET, progress=cancel)
     assert not [t for t in threading.enumerate() if t.name == "runcomfy-decode-convert"]
 
 
 def test_missing_file(tmp_path):
     path = tmp_path / "nope.mp4"
     with pytest.raises(DecodeError) as err:
-        decode_video(path)
+        decode_video(path, budget=BUDGET)
     assert str(path) in str(err.value) and "does not exist" in str(err.value)
     assert isinstance(err.value, RunComfyError)
 
@@ -201,7 +203,7 @@ def test_truncated_mp4(clips, tmp_path, faststart):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(DecodeError) as err:
-        decode_video(cut)
+        decode_video(cut, budget=BUDGET)
     assert str(cut) in str(err.value) and "download it again" in str(err.value)
 
 
@@ -209,7 +211,7 @@ def test_garbage_bytes(tmp_path):
     path = tmp_path / "garbage.mp4"
     path.write_bytes(np.random.default_rng(1).integers(0, 256, 20000, dtype=np.uint8).tobytes())
     with pytest.raises(DecodeError) as err:
-        decode_video(path)
+        decode_video(path, budget=BUDGET)
     assert str(path) in str(err.value) and "not a readable video" in str(err.value)
 
 
@@ -223,18 +225,18 @@ def test_audio_only_file_is_not_a_video(tmp_path):
         for packet in stream.encode(frame):
             c.mux(packet)
     with pytest.raises(DecodeError) as err:
-        decode_video(path)
+        decode_video(path, budget=BUDGET)
     assert str(path) in str(err.value) and "no video stream" in str(err.value)
 
 
 def test_start_frame_past_end_says_how_many_frames(clips):
     for start in (FRAMES, FRAMES + 100):
         with pytest.raises(DecodeError) as err:
-            decode_video(clips["mp4"], start_frame=start)
+            decode_video(clips["mp4"], budget=BUDGET, start_frame=start)
         msg = str(err.value)
         assert f"has {FRAMES} frames" in msg and str(start) in msg and str(clips["mp4"]) in msg
     with pytest.raises(DecodeError, match=f"has {FRAMES} frames"):
-        decode_video(clips["ts"], start_frame=FRAMES)  # also when the count comes from packets
+        decode_video(clips["ts"], budget=BUDGET, start_frame=FRAMES)  # count from packets too
 
 
 def test_out_of_memory_is_a_decode_error_with_the_size(clips, monkeypatch):
@@ -243,7 +245,7 @@ def test_out_of_memory_is_a_decode_error_with_the_size(clips, monkeypatch):
 
     monkeypatch.setattr(torch, "empty", no_memory)
     with pytest.raises(DecodeError) as err:
-        decode_video(clips["mp4"], every_nth=2)
+        decode_video(clips["mp4"], budget=BUDGET, every_nth=2)
     msg = str(err.value)
     assert f"15 frames of {W}x{H}" in msg and str(clips["mp4"]) in msg and "frame cap" in msg
 
@@ -251,4 +253,4 @@ def test_out_of_memory_is_a_decode_error_with_the_size(clips, monkeypatch):
 @pytest.mark.parametrize("kwargs", [{"start_frame": -1}, {"every_nth": 0}, {"frame_cap": -2}])
 def test_bad_arguments(clips, kwargs):
     with pytest.raises(ValueError):
-        decode_video(clips["mp4"], **kwargs)
+        decode_video(clips["mp4"], budget=BUDGET, **kwargs)

@@ -1,4 +1,4 @@
-"""nodes.download against real local HTTP servers (127.0.0.1, port 0).  No internet is used:
+"""nodes.remote.download against real local HTTP servers (127.0.0.1, port 0).  No internet is used:
 a guard makes any name lookup of a non-loopback host fail the test."""
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 import requests
 
+from nodes.core.errors import ConfigError, DownloadError
+from nodes.remote import download as dl
 from nodes.remote.client import RunComfyClient
-from nodes.results import download as dl
-from nodes.results.download import DownloadError, download, is_loopback
+from nodes.remote.download import download, is_loopback
 from simulator.server import QuietHTTPServer
 
 TOKEN = "s3cr3t-t0ken-value"
@@ -361,21 +362,29 @@ def test_oversize_while_streaming_chunked(srv, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_env_var_cap(srv, tmp_path, monkeypatch):
+def test_env_var_cap(rt, srv, tmp_path, monkeypatch):
+    """The runtime's client downloads under RUNCOMFY_MAX_DOWNLOAD_MB (download() itself takes
+    max_bytes); a value that cannot be a size is refused before any request."""
     srv.routes["/f"] = serve(b"z" * 2000)
+    monkeypatch.setenv("RUNCOMFY_BASE_URL", srv.url)
+    monkeypatch.setenv("RUNCOMFY_API_TOKEN", TOKEN)
     monkeypatch.setenv("RUNCOMFY_MAX_DOWNLOAD_MB", "0.001")  # 1048 bytes
     with pytest.raises(DownloadError, match="RUNCOMFY_MAX_DOWNLOAD_MB"):
-        download(srv.url + "/f", tmp_path / "o", api_base=srv.url, timeout=FAST)
+        rt.client().download(srv.url + "/f", tmp_path / "o")
     assert list(tmp_path.iterdir()) == []
     # an explicit max_bytes wins over the environment
     got = download(srv.url + "/f", tmp_path / "o", max_bytes=5000, api_base=srv.url, timeout=FAST)
     assert got.stat().st_size == 2000
     monkeypatch.setenv("RUNCOMFY_MAX_DOWNLOAD_MB", "1")
-    assert download(srv.url + "/f", tmp_path / "p", api_base=srv.url, timeout=FAST).stat().st_size == 2000
+    assert rt.client().download(srv.url + "/f", tmp_path / "p").stat().st_size == 2000
+    asked = srv.count("/f")
     for bad in ("lots", "0", "-5", "inf", "nan"):
         monkeypatch.setenv("RUNCOMFY_MAX_DOWNLOAD_MB", bad)
-        with pytest.raises(DownloadError, match="RUNCOMFY_MAX_DOWNLOAD_MB"):
-            download(srv.url + "/f", tmp_path / "q", api_base=srv.url, timeout=FAST)
+        with pytest.raises(ConfigError, match="RUNCOMFY_MAX_DOWNLOAD_MB"):
+            rt.settings.check()                        # before a submit
+        with pytest.raises(ConfigError, match="RUNCOMFY_MAX_DOWNLOAD_MB"):
+            rt.client().download(srv.url + "/f", tmp_path / "q")
+    assert srv.count("/f") == asked and not (tmp_path / "q").exists()
 
 
 # --- truncation, errors, retries --------------------------------------------------------------

@@ -5,13 +5,11 @@ import time
 import pytest
 import torch
 
-from nodes.comfy import runner
+from nodes.app.pipeline import run_model
 from nodes.comfy.factory import default_values
-from nodes.comfy.status import Reporter
+from nodes.app.status import StatusReporter as Reporter
 from nodes.inputs.fingerprint import audio_digest, pixels_digest, samples_digest, video_digest
-from nodes.remote.journal import Journal
-from nodes.remote.service import JobService
-from nodes.spec.registry import build_mappings
+from nodes.comfy.registry import build_mappings
 
 NODE = "RunComfy_Wan26_ImageToImage"
 
@@ -87,24 +85,17 @@ def test_the_same_sound_has_one_digest_on_any_device_or_layout():
 
 # -- end to end: one submit for the same picture in float16 and float32 --------------------------
 
-@pytest.fixture
-def env(sim, monkeypatch):
-    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
-    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
-    return sim
-
-
-def run(image) -> dict:
-    cls = build_mappings()[0][NODE]
+def run(rt, image) -> dict:
+    cls = build_mappings(rt)[0][NODE]
     values = {**default_values(cls), "prompt": "a lake at dawn", "image_1": image}
-    return runner.execute(cls.SPEC, values, Reporter())
+    return run_model(rt, cls.SPEC, values, Reporter())
 
 
-def test_the_same_picture_in_half_precision_on_a_gpu_reuses_the_job(env):
+def test_the_same_picture_in_half_precision_on_a_gpu_reuses_the_job(rt, env):
     t = picture()
-    run(t)
-    run(t.half().as_subclass(StandInCuda))
-    run(other_layout(t.bfloat16()))
+    run(rt, t)
+    run(rt, t.half().as_subclass(StandInCuda))
+    run(rt, other_layout(t.bfloat16()))
     assert len(env.calls("submit")) == 1
 
 
@@ -115,14 +106,14 @@ def test_the_same_picture_in_half_precision_on_a_gpu_reuses_the_job(env):
 V2_FINGERPRINT = "8e9befcff6b64e8c1f84e58c416cf00aec2142c5c1e89c7a3ea00654695fafc2"
 
 
-def test_a_job_journaled_under_the_version_2_fingerprint_is_reused_not_paid_again(env, client):
+def test_a_job_journaled_under_the_version_2_fingerprint_is_reused_not_paid_again(rt, env, client):
     image = (torch.arange(64 * 64 * 3) % 256).float().div(255).reshape(1, 64, 64, 3)
-    journal = JobService.shared().journal()
+    journal = rt.journal
     entry, mine = journal.claim([V2_FINGERPRINT], "wan-ai/wan-2-6/image-to-image", "old", time.time() + 60)
     assert mine
     rid = client.submit("wan-ai/wan-2-6/image-to-image",
                         {"prompt": "a lake at dawn", "image_urls": ["https://example.com/a.png"]}).request_id
     journal.record_request(entry.id, rid)
-    out = run(image)
+    out = run(rt, image)
     assert out["result"][-1] == rid and len(env.calls("submit")) == 1   # resumed, not submitted
-    assert [e.request_id for e in Journal().recent()] == [rid]
+    assert [e.request_id for e in rt.journal.recent()] == [rid]

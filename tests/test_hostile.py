@@ -24,19 +24,19 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
-from nodes.results import download as dl
-from nodes.comfy import host, panel_routes, runner
-from nodes.remote import transport
-from nodes.remote.client import RunComfyClient
-from nodes.results.decode import decode_video
-from nodes.errors import ApiError, DownloadError, JobFailed, ResultTooLarge, RunComfyError, SubmitUncertain
+from nodes import catalog
+from nodes.app import catalog as catalog_work
+from nodes.app.pipeline import run_model
+from nodes.app.status import StatusReporter as Reporter
+from nodes.comfy import panel_routes
 from nodes.comfy.factory import default_values
-from nodes.remote.journal import Journal
-from nodes.spec import catalog
-from nodes.spec.prices import PriceBook
-from nodes.spec.registry import build_mappings
+from nodes.comfy.registry import build_mappings
+from nodes.core.errors import ApiError, DownloadError, JobFailed, ResultTooLarge, RunComfyError, SubmitUncertain
+from nodes.remote import download as dl
+from nodes.remote import transport
+from nodes.results.decode import decode_video
 from nodes.results.images import load_images
-from nodes.comfy.status import Reporter
+from nodes.spec.prices import PriceBook
 
 from conftest import FAST
 from simulator.media import write_mp4
@@ -112,19 +112,20 @@ def serve_job(api, request_id, output):
         "request_id": request_id, "status": "completed", "output": output})
 
 
-def run_image_node():
-    cls = build_mappings()[0]["RunComfy_Wan26_ImageToImage"]
+def run_image_node(rt):
+    """Run the node on ``rt`` (the tests pass ``fast_rt``: its clients retry at once)."""
+    cls = build_mappings(rt)[0]["RunComfy_Wan26_ImageToImage"]
     vals = default_values(cls)
     vals["image_urls"] = "https://example.com/in.png"
-    return runner.execute(cls.SPEC, vals, Reporter(), client=RunComfyClient(policy=FAST, timeout=(2, 5)))
+    return run_model(rt, cls.SPEC, vals, Reporter())
 
 
 # -- request ids and links ---------------------------------------------------------------------
 
-def test_a_request_id_with_a_path_in_it_never_leaves_the_output_folder(api, user_dirs):
+def test_a_request_id_with_a_path_in_it_never_leaves_the_output_folder(fast_rt, api, user_dirs):
     serve_job(api, "/../../x", {"image": api.url + "/files/a.png"})
     api.routes[("GET", "/files/")] = lambda h: send(h, 200, png(), {"Content-Type": "image/png"})
-    out = run_image_node()
+    out = run_image_node(fast_rt)
     assert out["result"][2] == "/../../x" and out["result"][0].shape == (1, 48, 64, 3)
     everything = [p for p in user_dirs.rglob("*") if p.is_file()]
     outside = [p for p in everything if "user" not in p.parts
@@ -134,25 +135,25 @@ def test_a_request_id_with_a_path_in_it_never_leaves_the_output_folder(api, user
     assert saved.name.endswith("_x.png")
 
 
-def test_a_request_id_with_a_nul_is_a_sentence_not_a_raw_error(api):
+def test_a_request_id_with_a_nul_is_a_sentence_not_a_raw_error(fast_rt, api):
     serve_job(api, "ab\x00cd", {})
     with pytest.raises(SubmitUncertain, match="request id is missing or unusable"):
-        run_image_node()
-    (entry,) = Journal().recent()
+        run_image_node(fast_rt)
+    (entry,) = fast_rt.journal.recent()
     assert entry.status == "uncertain"
 
 
-def test_a_100_kb_result_link_gives_a_short_message(api):
+def test_a_100_kb_result_link_gives_a_short_message(fast_rt, api):
     serve_job(api, "req-1", {"image": "https://cdn.example/" + "a" * 100_000})
     with pytest.raises(JobFailed) as info:
-        run_image_node()
+        run_image_node(fast_rt)
     assert "100020 characters" in str(info.value) and len(str(info.value)) < 400
 
 
-def test_a_huge_api_answer_is_not_read(api, monkeypatch):
+def test_a_huge_api_answer_is_not_read(fast_rt, api, monkeypatch):
     monkeypatch.setattr(transport, "MAX_ANSWER", 64 * 1024)
     api.routes[("GET", "/v1/requests/")] = lambda h: send(h, 200, b"[" + b"1," * 100_000 + b"1]")
-    client = RunComfyClient(policy=FAST, timeout=(2, 5))
+    client = fast_rt.client()
     with pytest.raises(RunComfyError, match="larger than 0.0625 MiB"):
         client.status("req-1")
 
@@ -161,9 +162,9 @@ DEEP = {"list": b"[" * 100_000 + b"]" * 100_000, "object": b'{"a":' * 100_000 + 
 
 
 @pytest.mark.parametrize("shape", DEEP)
-def test_a_deeply_nested_poll_answer_is_an_unreadable_answer_not_a_crash(api, shape):
+def test_a_deeply_nested_poll_answer_is_an_unreadable_answer_not_a_crash(fast_rt, api, shape):
     api.routes[("GET", "/v1/requests/")] = lambda h: send(h, 200, DEEP[shape])
-    client = RunComfyClient(policy=FAST, timeout=(2, 5))
+    client = fast_rt.client()
     with pytest.raises(ApiError, match="nested more than 100 levels deep, which the pack cannot read") as info:
         client.result("req-1")
     assert info.value.retryable and len(str(info.value)) < 300
@@ -171,20 +172,20 @@ def test_a_deeply_nested_poll_answer_is_an_unreadable_answer_not_a_crash(api, sh
 
 
 @pytest.mark.parametrize("shape", DEEP)
-def test_a_deeply_nested_submit_answer_is_uncertain_not_a_crash(api, shape):
+def test_a_deeply_nested_submit_answer_is_uncertain_not_a_crash(fast_rt, api, shape):
     api.routes[("POST", "/v1/models/")] = lambda h: send(h, 200, DEEP[shape])
     with pytest.raises(SubmitUncertain, match="nested more than 100 levels deep.*may have been created"):
-        run_image_node()
-    (entry,) = Journal().recent()
+        run_image_node(fast_rt)
+    (entry,) = fast_rt.journal.recent()
     assert entry.status == "uncertain" and "nested more than 100 levels" in entry.error
     assert [m for m, _ in api.hits] == ["POST"]           # never submitted twice
 
 
-def test_a_service_error_text_is_quoted_at_most_200_characters(api):
+def test_a_service_error_text_is_quoted_at_most_200_characters(fast_rt, api):
     api.routes[("POST", "/v1/models/")] = lambda h: send(h, 400, {
         "error_code": 400002, "error_message": "x" * 50_000})
     with pytest.raises(RunComfyError) as info:
-        run_image_node()
+        run_image_node(fast_rt)
     assert "nothing was charged" in str(info.value) and len(str(info.value)) < 500
 
 
@@ -212,11 +213,11 @@ def echoing(form, status, code=None, key="error_message"):
     return handler
 
 
-def jobs_route_text() -> str:
+def jobs_route_text(rt) -> str:
     """What GET /runcomfy/jobs (the sidebar tab) answers, on a real loopback server."""
     async def go():
         routes = web.RouteTableDef()
-        panel_routes.register(routes, {})
+        panel_routes.register(routes, {}, rt)
         app = web.Application()
         app.add_routes(routes)
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
@@ -226,54 +227,54 @@ def jobs_route_text() -> str:
     return asyncio.run(go())
 
 
-def places_with_the_token(error, caplog) -> list[str]:
+def places_with_the_token(rt, error, caplog) -> list[str]:
     """Where any 8 characters of the token are shown, stored or logged after ``error``."""
-    journal = b"".join(p.read_bytes() for p in host.user_dir().glob("journal.sqlite3*"))
+    journal = b"".join(p.read_bytes() for p in rt.host.user_dir().glob("journal.sqlite3*"))
     texts = {"error": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
-             "journal": journal.decode("utf-8", "replace"), "route": jobs_route_text(), "log": caplog.text}
+             "journal": journal.decode("utf-8", "replace"), "route": jobs_route_text(rt), "log": caplog.text}
     return [where for where, text in texts.items() if ECHO_TOKEN[:8] in text]
 
 
 @pytest.mark.parametrize("form", ECHOES)
-def test_a_refused_submit_that_repeats_the_token_leaks_it_nowhere(echo, form, caplog):
+def test_a_refused_submit_that_repeats_the_token_leaks_it_nowhere(fast_rt, echo, form, caplog):
     echo.routes[("POST", "/v1/models/")] = echoing(form, 401, 401001)
     with pytest.raises(ApiError) as info:
-        run_image_node()
-    assert places_with_the_token(info.value, caplog) == []
+        run_image_node(fast_rt)
+    assert places_with_the_token(fast_rt, info.value, caplog) == []
     assert re.search(r"rejected the API token.*Invalid API key: .*\*\*\*", str(info.value))
-    (entry,) = Journal().recent()
+    (entry,) = fast_rt.journal.recent()
     assert entry.status == "rejected" and "Invalid API key" in entry.error
-    assert "Invalid API key" in jobs_route_text()
+    assert "Invalid API key" in jobs_route_text(fast_rt)
 
 
 @pytest.mark.parametrize("form", ECHOES)
-def test_a_failed_job_whose_error_repeats_the_token_leaks_it_nowhere(echo, form, caplog):
+def test_a_failed_job_whose_error_repeats_the_token_leaks_it_nowhere(fast_rt, echo, form, caplog):
     echo.routes[("POST", "/v1/models/")] = lambda h: send(h, 200, {"request_id": "req-echo"})
     echo.routes[("GET", "/v1/requests/")] = echoing(form, 200, key="error")
     with pytest.raises(JobFailed) as info:
-        run_image_node()
-    assert places_with_the_token(info.value, caplog) == []
+        run_image_node(fast_rt)
+    assert places_with_the_token(fast_rt, info.value, caplog) == []
     assert re.search(r"job req-echo failed.*Invalid API key: .*\*\*\*", str(info.value))
-    (entry,) = Journal().recent()
+    (entry,) = fast_rt.journal.recent()
     assert entry.status == "failed" and "Invalid API key" in entry.error
-    assert "Invalid API key" in jobs_route_text()
+    assert "Invalid API key" in jobs_route_text(fast_rt)
 
 
 @pytest.mark.parametrize("form", ECHOES)
-def test_an_answer_that_is_not_json_and_repeats_the_token_is_quoted_without_it(echo, form):
+def test_an_answer_that_is_not_json_and_repeats_the_token_is_quoted_without_it(fast_rt, echo, form):
     echo.routes[("GET", "/v1/requests/")] = lambda h: send(
         h, 502, f"<html>Bad gateway: {ECHOES[form](h.headers['Authorization'])}</html>".encode(),
         {"Content-Type": "text/html"})
     with pytest.raises(ApiError, match=r"HTTP 502: <html>Bad gateway: .*\*\*\*") as info:
-        RunComfyClient(policy=FAST, timeout=(2, 5)).status("req-1")
+        fast_rt.client().status("req-1")
     assert ECHO_TOKEN[:8] not in str(info.value)
 
 
 @pytest.mark.parametrize("form", ECHOES)
-def test_a_catalog_answer_that_repeats_the_token_is_logged_without_it(echo, form, caplog, tmp_path):
+def test_a_catalog_answer_that_repeats_the_token_is_logged_without_it(fast_rt, echo, form, caplog, tmp_path):
     echo.routes[("GET", "/v1/models/")] = echoing(form, 401, 401001)
     book = PriceBook(tmp_path / "prices.json")
-    assert book.refresh(["acme/x"], RunComfyClient(policy=FAST, timeout=(2, 5))) == 0
+    assert book.refresh(["acme/x"], fast_rt.client()) == 0
     assert "no price for acme/x" in caplog.text and "Invalid API key" in caplog.text
     assert ECHO_TOKEN[:8] not in caplog.text
 
@@ -318,7 +319,7 @@ def test_catalog_list_ends_when_the_catalog_ignores_the_offset(api, capsys):
 
 
 def test_catalog_list_ends_after_a_cap_of_pages_when_the_catalog_never_ends(api, capsys, monkeypatch):
-    monkeypatch.setattr(catalog, "MAX_PAGES", 5)
+    monkeypatch.setattr(catalog_work, "MAX_PAGES", 5)
     catalog_pages(api, lambda offset, limit: [f"acme/m{i}" for i in range(offset, offset + limit)])
     assert catalog.main(["list"]) == 0
     out = capsys.readouterr().out
@@ -395,19 +396,19 @@ def giant_png(path: Path, width: int, height: int) -> None:
     path.write_bytes(raw)
 
 
-def test_a_30000_square_image_result_is_refused_with_a_sentence(tmp_path):
+def test_a_30000_square_image_result_is_refused_with_a_sentence(rt, tmp_path):
     path = tmp_path / "big.png"
     giant_png(path, 30000, 30000)
     with pytest.raises(ResultTooLarge, match="RUNCOMFY_MAX_IMAGE_MP"):
-        load_images([path], [])
+        load_images([path], rt.settings.max_image_pixels(), rt.settings.result_memory_budget())
 
 
-def test_an_image_over_the_pixel_cap_names_its_size(tmp_path, monkeypatch):
+def test_an_image_over_the_pixel_cap_names_its_size(rt, tmp_path, monkeypatch):
     monkeypatch.setenv("RUNCOMFY_MAX_IMAGE_MP", "1")
     path = tmp_path / "big.png"
     giant_png(path, 2000, 1000)
     with pytest.raises(ResultTooLarge, match="2000x1000 \\(2 MP\\), over the 1 MP"):
-        load_images([path], [])
+        load_images([path], rt.settings.max_image_pixels(), rt.settings.result_memory_budget())
 
 
 def test_a_video_over_the_memory_budget_fails_before_decoding_and_says_what_fits(tmp_path):
@@ -419,9 +420,8 @@ def test_a_video_over_the_memory_budget_fails_before_decoding_and_says_what_fits
     assert out.frames.shape == (2, 2000, 2000, 3)
 
 
-def test_the_default_budget_is_half_the_machine_and_can_be_set(monkeypatch):
-    from nodes.remote.process import total_memory
-    from nodes.settings import result_memory_budget
-    assert abs(result_memory_budget() - total_memory() // 2) < 2**20
+def test_the_default_budget_is_half_the_machine_and_can_be_set(rt, monkeypatch):
+    from nodes.core.process import total_memory
+    assert abs(rt.settings.result_memory_budget() - total_memory() // 2) < 2**20
     monkeypatch.setenv("RUNCOMFY_MAX_RESULT_GB", "1.5")
-    assert result_memory_budget() == int(1.5 * 2**30)
+    assert rt.settings.result_memory_budget() == int(1.5 * 2**30)

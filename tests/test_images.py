@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from nodes.inputs import images
-from nodes.errors import InputError
+from nodes.core.errors import InputError
 from nodes.inputs.request import MAX_REQUEST_BYTES, encode_body as check_request_size
 from nodes.inputs.prepare import prepare_media as prepare_images
 from nodes.spec.schema import parse_model

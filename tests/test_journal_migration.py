@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from nodes.comfy import runner
+from nodes.app.pipeline import run_model
 from nodes.comfy.factory import default_values
-from nodes.comfy.status import Reporter
+from nodes.app.status import StatusReporter as Reporter
 from nodes.inputs.fingerprint import legacy_fingerprint
 from nodes.inputs.prepare import prepare_media
 from nodes.inputs.request import assemble, scalar_values
 from nodes.remote.journal import Journal
 from nodes.remote.journal_schema import VERSION
-from nodes.spec.registry import build_mappings
+from nodes.comfy.registry import build_mappings
 
 V1 = Path(__file__).parent / "fixtures" / "journal" / "journal-v1.sqlite3"
 
@@ -48,10 +48,10 @@ def test_a_v1_journal_is_migrated_with_every_row(v1_journal):
     assert len(Journal(v1_journal).recent()) == 4                   # opening again changes nothing
 
 
-def test_a_job_paid_before_the_upgrade_is_resumed_not_paid_again(sim, monkeypatch, v1_journal, client):
+def test_a_job_paid_before_the_upgrade_is_resumed_not_paid_again(rt, sim, monkeypatch, v1_journal, client):
     monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
     monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
-    cls = build_mappings()[0]["RunComfy_Wan26_ImageToImage"]
+    cls = build_mappings(rt)[0]["RunComfy_Wan26_ImageToImage"]
     values = default_values(cls)
     torch.manual_seed(0)
     values["image_1"] = torch.rand(1, 64, 64, 3)
@@ -67,7 +67,7 @@ def test_a_job_paid_before_the_upgrade_is_resumed_not_paid_again(sim, monkeypatc
     db.commit()
     db.close()
     reporter = Reporter()
-    out = runner.execute(spec, values, reporter)
+    out = run_model(rt, spec, values, reporter)
     assert len(sim.calls("submit")) == 1                             # only the one made "before"
     assert out["result"][2] == rid
     assert any(t.startswith("Resuming request") for _, t in reporter.lines)

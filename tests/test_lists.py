@@ -7,22 +7,21 @@ import logging
 import pytest
 import torch
 
-from nodes.comfy.batch import Board, items_of
+from nodes.app.board import Board
+from nodes.app.pipeline import items_of
 from nodes.comfy.factory import default_values
-from nodes.errors import InputError, RunComfyError
-from nodes.remote.service import JobService
-from nodes.spec.registry import build_mappings
+from nodes.core.errors import InputError, RunComfyError
+from nodes.comfy.registry import build_mappings
 
 WAN21 = "RunComfy_Wan21_ImageToVideo"
 
 
 @pytest.fixture
-def env(sim, monkeypatch):
-    monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
-    monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
-    monkeypatch.setattr(JobService, "_shared", JobService())     # a fresh pool and rate gate
-    sim.queue_s, sim.run_s = 0.0, 0.5
-    return sim
+def env(env):
+    """The simulator as the service (conftest), with short jobs; each test's own runtime
+    (``rt``) is a fresh pool and rate gate."""
+    env.queue_s, env.run_s = 0.0, 0.5
+    return env
 
 
 def as_comfyui_passes(cls, **lists):
@@ -39,8 +38,8 @@ def run(cls, **lists):
     return asyncio.run(cls().run(**as_comfyui_passes(cls, **lists)))
 
 
-def wan21():
-    return build_mappings()[0][WAN21]
+def wan21(rt):
+    return build_mappings(rt)[0][WAN21]
 
 
 def test_items_follow_comfyuis_rule_a_shorter_list_repeats_its_last():
@@ -49,8 +48,8 @@ def test_items_follow_comfyuis_rule_a_shorter_list_repeats_its_last():
     assert items_of({"a": [1]}) == [{"a": 1}]
 
 
-def test_a_list_runs_one_job_per_item_together_and_returns_them_in_order(env):
-    cls = wan21()
+def test_a_list_runs_one_job_per_item_together_and_returns_them_in_order(rt, env):
+    cls = wan21(rt)
     assert cls.INPUT_IS_LIST and all(cls.OUTPUT_IS_LIST)
     frames = [81, 97, 89, 100]
     out = run(cls, prompt=["a", "b", "c", "d"], number_of_frames=frames)
@@ -63,15 +62,15 @@ def test_a_list_runs_one_job_per_item_together_and_returns_them_in_order(env):
     assert len(out["ui"]["images"]) == 4
 
 
-def test_one_bad_item_fails_the_node_before_anything_is_paid(env):
-    cls = wan21()
+def test_one_bad_item_fails_the_node_before_anything_is_paid(rt, env):
+    cls = wan21(rt)
     with pytest.raises(InputError, match="Item 3 of 4: .*'number_of_frames' is 5000.*Nothing was submitted for any item"):
         run(cls, prompt=["ok", "ok too", "bad", "fine"], number_of_frames=[81, 81, 5000, 81])
     assert env.log == []
 
 
-def test_requeueing_a_list_pays_only_for_the_items_that_changed(env):
-    cls = wan21()
+def test_requeueing_a_list_pays_only_for_the_items_that_changed(rt, env):
+    cls = wan21(rt)
     prompts = [f"scene {i}" for i in range(6)]
     run(cls, prompt=prompts)
     assert len(env.calls("submit")) == 6
@@ -83,8 +82,8 @@ def test_requeueing_a_list_pays_only_for_the_items_that_changed(env):
     assert len(env.calls("submit")) == 8                        # only the two that changed
 
 
-def test_a_429_storm_pauses_every_job_and_no_submit_is_repeated(env):
-    cls = wan21()
+def test_a_429_storm_pauses_every_job_and_no_submit_is_repeated(rt, env):
+    cls = wan21(rt)
     env.run_s = 2.0
     env.fault("429", "result", times=12, retry_after=1)
     out = run(cls, prompt=[f"storm {i}" for i in range(10)])
@@ -96,16 +95,15 @@ def test_a_429_storm_pauses_every_job_and_no_submit_is_repeated(env):
     assert inside == []                                         # all of them waited the Retry-After
 
 
-def test_submits_are_paced_so_a_burst_is_not_a_burst_of_rejections(sim, monkeypatch):
+def test_submits_are_paced_so_a_burst_is_not_a_burst_of_rejections(rt, sim, monkeypatch):
     from simulator import Simulator
     limited = Simulator(sim.token, queue_s=0.0, run_s=0.3, max_side=160, submit_rate=5).start()
     try:
         monkeypatch.setenv("RUNCOMFY_BASE_URL", limited.base_url)
         monkeypatch.setenv("RUNCOMFY_API_TOKEN", limited.token)
-        monkeypatch.setattr(JobService, "_shared", JobService())
         monkeypatch.setenv("RUNCOMFY_MAX_CONCURRENT_JOBS", "32")
-        monkeypatch.setattr(JobService, "_shared", JobService())
-        out = run(wan21(), prompt=[f"burst {i}" for i in range(30)], number_of_frames=[81])
+        # rt is this test's own runtime: a fresh pool (of 32) and rate gate, made on first use
+        out = run(wan21(rt), prompt=[f"burst {i}" for i in range(30)], number_of_frames=[81])
         submits = limited.calls("submit")
         accepted = [e for e in submits if not e.get("rate_limited")]
         assert len(out["result"][0]) == 30 and len(accepted) == 30
@@ -114,33 +112,32 @@ def test_submits_are_paced_so_a_burst_is_not_a_burst_of_rejections(sim, monkeypa
         limited.stop()
 
 
-def test_concurrency_is_the_setting_not_the_core_count(env, monkeypatch):
+def test_concurrency_is_the_setting_not_the_core_count(rt, env, monkeypatch):
     monkeypatch.setenv("RUNCOMFY_MAX_CONCURRENT_JOBS", "2")
-    monkeypatch.setattr(JobService, "_shared", JobService())
+    # rt's pool is made on first use, from the setting
     env.run_s = 1.0
-    run(wan21(), prompt=["p1", "p2", "p3", "p4"], number_of_frames=[81])
+    run(wan21(rt), prompt=["p1", "p2", "p3", "p4"], number_of_frames=[81])
     jobs = sorted(env.jobs.values(), key=lambda j: j.submitted_at)
     assert jobs[2].submitted_at >= min(j.finishes_at for j in jobs[:2]) - 0.05   # waited for a slot
-    assert JobService.shared().pool._max_workers == 2
+    assert rt.pool._max_workers == 2
 
 
-def test_the_results_of_a_list_share_the_memory_budget(env, monkeypatch):
+def test_the_results_of_a_list_share_the_memory_budget(rt, env, monkeypatch):
     # each result: 81 frames of 320x192 ≈ 57 MiB as float; the budget fits two of the three
     monkeypatch.setenv("RUNCOMFY_MAX_RESULT_GB", str(130 / 1024))
     with pytest.raises(RunComfyError, match="1 of 3 jobs failed; the other 2 finished.*3 results of "
                                             "this list together.*frame_cap"):
-        run(wan21(), prompt=["m1", "m2", "m3"])
+        run(wan21(rt), prompt=["m1", "m2", "m3"])
     assert len(env.calls("submit")) == 3                        # paid: the jobs stay journaled
-    out = run(wan21(), prompt=["m1", "m2", "m3"], frame_cap=[20])
+    out = run(wan21(rt), prompt=["m1", "m2", "m3"], frame_cap=[20])
     assert [f.shape[0] for f in out["result"][0]] == [20, 20, 20]
     assert len(env.calls("submit")) == 3                        # reused, not paid again
 
 
-def test_the_node_shows_one_line_for_all_items(env, caplog):
+def test_the_node_shows_one_line_for_all_items(rt, env, caplog):
     caplog.set_level(logging.INFO, logger="runcomfy")
-    JobService.shared().prices().refresh(["wan-ai/wan-2-1/image-to-video"],
-                                         __import__("nodes.remote.client", fromlist=["x"]).RunComfyClient())
-    run(wan21(), prompt=["s1", "s2", "s3"], number_of_frames=[81])
+    rt.prices.refresh(["wan-ai/wan-2-1/image-to-video"], rt.client())
+    run(wan21(rt), prompt=["s1", "s2", "s3"], number_of_frames=[81])
     lines = [r.getMessage() for r in caplog.records if " jobs: " in r.getMessage()]
     assert any("3 jobs: 3 waiting" in line for line in lines)
     assert any("running" in line for line in lines)
@@ -148,7 +145,7 @@ def test_the_node_shows_one_line_for_all_items(env, caplog):
 
 
 def test_the_board_counts_states_and_the_price():
-    board = Board(None, 4)
+    board = Board(None, None, 4)
     for i, state in enumerate(["queued", "running", "running", "done"]):
         board.estimates[i] = 0.8
         board.states[i] = state

@@ -14,12 +14,13 @@ import torch
 
 from PIL import Image
 
-from nodes.comfy import host, runner
+from nodes.app.catalog import add_model
+from nodes.app.pipeline import run_model
+from nodes.app.status import StatusReporter as Reporter
+from nodes.comfy import registry
 from nodes.comfy.factory import default_values
-from nodes.comfy.status import Reporter
-from nodes.errors import InputError
-from nodes.spec import registry
-from nodes.spec.catalog import add_model
+from nodes.core.errors import InputError
+from nodes.spec.models import PACK_MODELS
 from simulator.media import write_mp4
 
 
@@ -29,14 +30,14 @@ def quick(sim):
     return sim
 
 
-def node(client, model_id):
-    add_model(model_id, client=client)
-    return registry.build_mappings()[0]["RunComfy_" + model_id.replace("/", "_").replace("-", "_")]
+def node(rt, model_id):
+    add_model(model_id, client=rt.client, models_dir=rt.models_dir())
+    return registry.build_mappings(rt)[0]["RunComfy_" + model_id.replace("/", "_").replace("-", "_")]
 
 
-def run(cls, client, **values):
+def run(cls, rt, **values):
     reporter = Reporter()
-    out = runner.execute(cls.SPEC, {**default_values(cls), **values}, reporter, client=client)
+    out = run_model(rt, cls.SPEC, {**default_values(cls), **values}, reporter)
     return dict(zip(cls.RETURN_NAMES, out["result"])), reporter
 
 
@@ -74,12 +75,12 @@ def seconds_of_audio(audio) -> float:
 
 # -- image lists under any key, with an aspect-ratio rule -----------------------------------------
 
-def test_an_image_array_under_the_key_image_takes_sockets_batches_and_links(quick, client):
-    cls = node(client, "acme/image-list-edit")
+def test_an_image_array_under_the_key_image_takes_sockets_batches_and_links(quick, env, fast_rt):
+    cls = node(fast_rt, "acme/image-list-edit")
     optional = cls.INPUT_TYPES()["optional"]
     assert [n for n in optional] == [f"image_{i}" for i in range(1, 7)]     # capped at 6 of 10
     assert all(t == "IMAGE" for t, _ in optional.values())
-    out, _ = run(cls, client, prompt="tidy up", image_1=image(64, 96, n=3),   # a batch: 3 items
+    out, _ = run(cls, fast_rt, prompt="tidy up", image_1=image(64, 96, n=3),   # a batch: 3 items
                  image_urls="\n" + "\n" * 5 + "https://example.com/seventh.png", number_of_images="2")
     (body,) = quick.submitted_bodies("acme/image-list-edit")
     assert len(body["image"]) == 4 and body["image"][3] == "https://example.com/seventh.png"
@@ -88,30 +89,30 @@ def test_an_image_array_under_the_key_image_takes_sockets_batches_and_links(quic
     assert out["images"].shape[0] == 2                                        # "2" → two images
 
 
-def test_the_aspect_ratio_rule_is_checked_before_paying(quick, client):
-    cls = node(client, "acme/image-list-edit")
+def test_the_aspect_ratio_rule_is_checked_before_paying(quick, env, fast_rt):
+    cls = node(fast_rt, "acme/image-list-edit")
     with pytest.raises(InputError, match=r"image_1' is 300x100 px \(aspect ratio 3.00\).*2.5"):
-        run(cls, client, prompt="x", image_1=image(100, 300))
+        run(cls, fast_rt, prompt="x", image_1=image(100, 300))
     assert quick.calls("submit") == []
 
 
-def test_min_items_is_checked_before_paying(quick, client):
-    cls = node(client, "acme/image-list-edit")
+def test_min_items_is_checked_before_paying(quick, env, fast_rt):
+    cls = node(fast_rt, "acme/image-list-edit")
     with pytest.raises(InputError, match="'image' needs at least 1 image"):
-        run(cls, client, prompt="x")
+        run(cls, fast_rt, prompt="x")
     assert not_catalog(quick) == []
 
 
 # -- lists of images, videos and audios in one model ------------------------------------------------
 
-def test_reference_to_video_takes_images_videos_and_audios(quick, client, tmp_path):
-    cls = node(client, "acme/reference-to-video")
+def test_reference_to_video_takes_images_videos_and_audios(quick, env, fast_rt, tmp_path):
+    cls = node(fast_rt, "acme/reference-to-video")
     optional = cls.INPUT_TYPES()["optional"]
     assert optional["reference_video_1"][0] == "VIDEO,IMAGE" and optional["reference_audio_1"][0] == "AUDIO"
     assert optional["reference_image_1"][0] == "IMAGE"
     file = clip(tmp_path, frames=24, fps=12)
-    out, reporter = run(cls, client, prompt="a dance", reference_image_1=image(48, 48),
-                        reference_video_1=host.video_from_file(file),        # a VIDEO: sent as is
+    out, reporter = run(cls, fast_rt, prompt="a dance", reference_image_1=image(48, 48),
+                        reference_video_1=fast_rt.host.video_from_file(file),        # a VIDEO: sent as is
                         reference_video_2=image(40, 64, n=8),                # frames: encoded
                         reference_audio_1=tone(1.5), duration=2, video_fps=8.0)
     (body,) = quick.submitted_bodies("acme/reference-to-video")
@@ -132,52 +133,52 @@ def test_reference_to_video_takes_images_videos_and_audios(quick, client, tmp_pa
     assert any("8 frames sent as an H.264 MP4 at 8 fps" in n for n in reporter.notes)
 
 
-def test_a_reference_video_over_its_duration_rule_fails_before_paying(quick, client, tmp_path):
-    cls = node(client, "acme/reference-to-video")
+def test_a_reference_video_over_its_duration_rule_fails_before_paying(quick, env, fast_rt, tmp_path):
+    cls = node(fast_rt, "acme/reference-to-video")
     long_clip = clip(tmp_path, "long.mp4", frames=132, fps=12)               # 11 s > 10 s
     with pytest.raises(InputError, match=r"11.00 s long.*at most 10 seconds"):
-        run(cls, client, prompt="x", reference_video_1=host.video_from_file(long_clip))
+        run(cls, fast_rt, prompt="x", reference_video_1=fast_rt.host.video_from_file(long_clip))
     with pytest.raises(InputError, match="takes at most 3 videos; got 4"):
-        run(cls, client, prompt="x", reference_video_urls="\n".join(["https://example.com/v.mp4"] * 4))
+        run(cls, fast_rt, prompt="x", reference_video_urls="\n".join(["https://example.com/v.mp4"] * 4))
     assert quick.calls("submit") == []
 
 
-def test_a_data_uri_of_the_wrong_kind_is_refused(quick, client):
-    cls = node(client, "acme/reference-to-video")
+def test_a_data_uri_of_the_wrong_kind_is_refused(quick, env, fast_rt):
+    cls = node(fast_rt, "acme/reference-to-video")
     with pytest.raises(InputError, match="a data: URI of image, but 'reference_video' takes a video"):
-        run(cls, client, prompt="x", reference_video_urls="data:image/png;base64,AAAA")
+        run(cls, fast_rt, prompt="x", reference_video_urls="data:image/png;base64,AAAA")
     assert not_catalog(quick) == []
 
 
 # -- audio in, audio out -------------------------------------------------------------------------------
 
-def test_audio_to_video_needs_its_audio_and_the_result_has_its_length(quick, client):
-    cls = node(client, "acme/audio-to-video")
+def test_audio_to_video_needs_its_audio_and_the_result_has_its_length(quick, env, fast_rt):
+    cls = node(fast_rt, "acme/audio-to-video")
     assert cls.INPUT_TYPES()["optional"]["audio"][0] == "AUDIO"
     with pytest.raises(InputError, match="input 'audio' is required: connect an AUDIO"):
-        run(cls, client, prompt="x")
+        run(cls, fast_rt, prompt="x")
     assert not_catalog(quick) == []
-    out, _ = run(cls, client, prompt="drums", audio=tone(2.5, channels=2), image=image(64, 64))
+    out, _ = run(cls, fast_rt, prompt="drums", audio=tone(2.5, channels=2), image=image(64, 64))
     assert out["frame_count"] == 40                                           # 2.5 s × 16 fps
     assert abs(seconds_of_audio(out["audio"]) - 2.5) < 0.1
     assert out["audio"]["waveform"].shape[1] == 2
 
 
-def test_a_batch_of_clips_on_a_single_audio_input_is_refused(quick, client):
-    cls = node(client, "acme/audio-to-video")
+def test_a_batch_of_clips_on_a_single_audio_input_is_refused(quick, env, fast_rt):
+    cls = node(fast_rt, "acme/audio-to-video")
     two = tone(1.0)
     two["waveform"] = torch.cat([two["waveform"]] * 2)
     with pytest.raises(InputError, match="batch of 2 clips.*one clip per job"):
-        run(cls, client, prompt="x", audio=two)
+        run(cls, fast_rt, prompt="x", audio=two)
     assert quick.calls("submit") == []
 
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3"])
-def test_text_to_audio_returns_audio_of_the_asked_length(quick, client, fmt):
-    cls = node(client, "acme/text-to-audio")
+def test_text_to_audio_returns_audio_of_the_asked_length(quick, env, fast_rt, fmt):
+    cls = node(fast_rt, "acme/text-to-audio")
     assert cls.RETURN_NAMES == ("audio", "audio_url", "request_id")
     assert cls.RETURN_TYPES == ("AUDIO", "STRING", "STRING")
-    out, _ = run(cls, client, prompt="rain on a tin roof", duration=3.0, output_format=fmt,
+    out, _ = run(cls, fast_rt, prompt="rain on a tin roof", duration=3.0, output_format=fmt,
                  loras='[{"path": "rain.safetensors", "scale": 0.8}]')
     assert abs(seconds_of_audio(out["audio"]) - 3.0) < 0.08
     assert out["audio_url"].endswith("." + fmt)
@@ -190,66 +191,66 @@ def test_text_to_audio_returns_audio_of_the_asked_length(quick, client, fmt):
     ('[{"path": "a", "scale": 5}]', r"loras\[0\].scale is 5, above the maximum 2"),
     ('{"path": "a"}', "must be array"),
 ])
-def test_an_array_of_objects_is_checked_against_its_schema_before_paying(quick, client, loras, match):
-    cls = node(client, "acme/text-to-audio")
+def test_an_array_of_objects_is_checked_against_its_schema_before_paying(quick, env, fast_rt, loras, match):
+    cls = node(fast_rt, "acme/text-to-audio")
     assert "Schema:" in cls.INPUT_TYPES()["required"]["loras"][1]["tooltip"]
     with pytest.raises(InputError, match=match):
-        run(cls, client, prompt="x", loras=loras)
+        run(cls, fast_rt, prompt="x", loras=loras)
     assert not_catalog(quick) == []
 
 
-def test_a_video_made_with_audio_on_has_an_audio_output_of_its_duration(quick, client):
-    cls = node(client, "acme/text-to-video-audio")
-    out, _ = run(cls, client, prompt="a storm", duration=2, generate_audio=True)
+def test_a_video_made_with_audio_on_has_an_audio_output_of_its_duration(quick, env, fast_rt):
+    cls = node(fast_rt, "acme/text-to-video-audio")
+    out, _ = run(cls, fast_rt, prompt="a storm", duration=2, generate_audio=True)
     assert out["frame_count"] == 33
     assert abs(seconds_of_audio(out["audio"]) - out["frame_count"] / out["fps"]) < 0.1
-    silent, reporter = run(cls, client, prompt="a storm", duration=2, generate_audio=False)
+    silent, reporter = run(cls, fast_rt, prompt="a storm", duration=2, generate_audio=False)
     assert silent["frame_count"] == 33                      # no track: silence of its length,
     assert float(silent["audio"]["waveform"].abs().max()) == 0.0   # so Save Audio never fails
     assert abs(seconds_of_audio(silent["audio"]) - 33 / 16) < 0.01
     assert any("No sound in this result" in n for n in reporter.notes)
 
 
-def test_one_result_with_several_kinds_fills_every_matching_output(quick, client):
-    cls = node(client, "acme/text-to-video-audio")
-    out, reporter = run(cls, client, prompt="waves [sim:also=audio]", duration=2)
+def test_one_result_with_several_kinds_fills_every_matching_output(quick, env, fast_rt):
+    cls = node(fast_rt, "acme/text-to-video-audio")
+    out, reporter = run(cls, fast_rt, prompt="waves [sim:also=audio]", duration=2)
     assert out["frame_count"] == 33 and out["audio"] is not None      # the separate audio file
     assert len(out["video_url"].splitlines()) == 2
 
 
 # -- a VIDEO in, sent as its file or re-encoded -------------------------------------------------------
 
-def test_video_to_video_sends_a_fitting_video_as_its_own_file(quick, client, tmp_path):
-    cls = node(client, "acme/video-to-video")
+def test_video_to_video_sends_a_fitting_video_as_its_own_file(quick, env, fast_rt, tmp_path):
+    cls = node(fast_rt, "acme/video-to-video")
     assert cls.INPUT_TYPES()["optional"]["video"][0] == "VIDEO,IMAGE"
     file = clip(tmp_path, frames=20, fps=10, sound=True)
-    out, _ = run(cls, client, prompt="as a painting", video=host.video_from_file(file))
+    out, _ = run(cls, fast_rt, prompt="as a painting", video=fast_rt.host.video_from_file(file))
     (body,) = quick.submitted_bodies("acme/video-to-video")
     assert payload(body["video_url"]) == ("video/mp4", file.read_bytes())
     assert out["frame_count"] == 20 and out["fps"] == 10.0
 
 
-def test_a_trimmed_video_sends_only_its_cut_and_is_a_different_job(quick, client, tmp_path):
+def test_a_trimmed_video_sends_only_its_cut_and_is_a_different_job(quick, env, fast_rt, tmp_path):
     from nodes.results.local_video import LocalVideo
-    cls = node(client, "acme/video-to-video")
+    cls = node(fast_rt, "acme/video-to-video")
     file = clip(tmp_path, frames=24, fps=12)
-    whole, _ = run(cls, client, prompt="x", video=LocalVideo(file))
-    cut, _ = run(cls, client, prompt="x", video=LocalVideo(file, start_time=0.5, duration=1.0))
+    whole, _ = run(cls, fast_rt, prompt="x", video=LocalVideo(file))
+    cut, _ = run(cls, fast_rt, prompt="x", video=LocalVideo(file, start_time=0.5, duration=1.0))
     assert whole["frame_count"] == 24 and cut["frame_count"] == 12      # the cut, not the file
     assert len(quick.calls("submit")) == 2 and whole["request_id"] != cut["request_id"]
 
 
-def test_an_image_batch_on_a_video_input_uses_the_model_fps_or_16(quick, client):
-    cls = node(client, "acme/video-to-video")
-    out, reporter = run(cls, client, prompt="x", video=image(48, 64, n=32))
+def test_an_image_batch_on_a_video_input_uses_the_model_fps_or_16(quick, env, fast_rt):
+    cls = node(fast_rt, "acme/video-to-video")
+    out, reporter = run(cls, fast_rt, prompt="x", video=image(48, 64, n=32))
     (body,) = quick.submitted_bodies("acme/video-to-video")
     with av.open(io.BytesIO(payload(body["video_url"])[1])) as box:
         assert float(box.streams.video[0].average_rate) == 16.0
     assert out["frame_count"] == 32
 
 
-def test_a_video_in_another_container_is_re_encoded(quick, client, tmp_path):
-    cls = node(client, "acme/video-to-video")
+def test_a_video_in_another_container_is_re_encoded(quick, env, fast_rt, tmp_path):
+    cls = node(fast_rt, "acme/video-to-video")
     path = tmp_path / "in.mkv"
     with av.open(str(path), "w", format="matroska") as out:
         s = out.add_stream("mpeg4", rate=12)
@@ -258,7 +259,7 @@ def test_a_video_in_another_container_is_re_encoded(quick, client, tmp_path):
             frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), format="rgb24")
             out.mux(s.encode(frame))
         out.mux(s.encode())
-    _, reporter = run(cls, client, prompt="x", video=host.video_from_file(path))
+    _, reporter = run(cls, fast_rt, prompt="x", video=fast_rt.host.video_from_file(path))
     (body,) = quick.submitted_bodies("acme/video-to-video")
     with av.open(io.BytesIO(payload(body["video_url"])[1])) as box:
         assert box.streams.video[0].codec_context.name == "h264"
@@ -267,33 +268,34 @@ def test_a_video_in_another_container_is_re_encoded(quick, client, tmp_path):
 
 # -- rules the pack does not know -----------------------------------------------------------------------
 
-def test_an_unknown_rule_is_listed_shown_and_never_counted_as_checked(quick, client, tmp_path, user_dirs):
-    doc = json.loads((registry.PACK_MODELS.parent.parent / "simulator" / "catalog" /
+def test_an_unknown_rule_is_listed_shown_and_never_counted_as_checked(quick, env, fast_rt, tmp_path,
+                                                                    user_dirs):
+    doc = json.loads((PACK_MODELS.parent.parent / "simulator" / "catalog" /
                       "acme-video-to-video.json").read_text())
     doc["input_schema"]["properties"]["video_url"]["validations"].append(
         {"validation_rule": "bitrate_kbps<", "validation_value": 8000,
          "validation_error": "The bitrate must be under 8 Mbit/s."})
     saved = tmp_path / "v2v.json"
     saved.write_text(json.dumps(doc))
-    _, report = add_model(schema_file=str(saved))
+    _, report = add_model(schema_file=str(saved), models_dir=fast_rt.models_dir())
     assert any("rule 'bitrate_kbps<' is not checked before the submit" in r and "8 Mbit/s" in r
                for r in report)
-    cls = registry.build_mappings()[0]["RunComfy_acme_video_to_video"]
+    cls = registry.build_mappings(fast_rt)[0]["RunComfy_acme_video_to_video"]
     assert "'bitrate_kbps<' is checked by RunComfy only" in cls.INPUT_TYPES()["optional"]["video"][1]["tooltip"]
     quick.catalog.models["acme/video-to-video"] = doc
-    _, reporter = run(cls, client, prompt="x", video=image(48, 64, n=4))
+    _, reporter = run(cls, fast_rt, prompt="x", video=image(48, 64, n=4))
     assert any("'bitrate_kbps<' is not checked here" in n for n in reporter.notes)
 
 
 # -- masks: a kind added as one table entry ------------------------------------------------------
 
-def test_a_mask_field_takes_a_mask_sent_as_a_greyscale_png(quick, client):
-    cls = node(client, "acme/inpaint")
+def test_a_mask_field_takes_a_mask_sent_as_a_greyscale_png(quick, env, fast_rt):
+    cls = node(fast_rt, "acme/inpaint")
     optional = cls.INPUT_TYPES()["optional"]
     assert optional["mask"][0] == "MASK,IMAGE" and optional["image"][0] == "IMAGE"
     mask = torch.zeros(1, 64, 96)
     mask[:, 16:48, 24:72] = 1.0                                   # ComfyUI: 1 = the area
-    out, _ = run(cls, client, prompt="a red door", image=image(64, 96), mask=mask)
+    out, _ = run(cls, fast_rt, prompt="a red door", image=image(64, 96), mask=mask)
     (body,) = quick.submitted_bodies("acme/inpaint")
     mime, raw = payload(body["mask_url"])
     picture = Image.open(io.BytesIO(raw))
@@ -302,12 +304,12 @@ def test_a_mask_field_takes_a_mask_sent_as_a_greyscale_png(quick, client):
     assert out["images"].shape[0] == 1
 
 
-def test_a_mask_field_takes_an_image_too_and_keeps_its_rules(quick, client):
-    cls = node(client, "acme/inpaint")
-    run(cls, client, prompt="x", image=image(64, 96), mask=image(64, 96, seed=3))
+def test_a_mask_field_takes_an_image_too_and_keeps_its_rules(quick, env, fast_rt):
+    cls = node(fast_rt, "acme/inpaint")
+    run(cls, fast_rt, prompt="x", image=image(64, 96), mask=image(64, 96, seed=3))
     (body,) = quick.submitted_bodies("acme/inpaint")
     assert payload(body["mask_url"])[0] == "image/png"
     with pytest.raises(InputError, match="mask"):
-        run(cls, client, prompt="x", image=image(64, 96), mask=torch.ones(1, 64, 2100),
+        run(cls, fast_rt, prompt="x", image=image(64, 96), mask=torch.ones(1, 64, 2100),
             fit_image_to_limits=False)
     assert len(quick.calls("submit")) == 1                        # the second never went out

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from nodes.comfy import host, runner
+from nodes.app.catalog import add_model
+from nodes.app.pipeline import run_model
+from nodes.app.status import StatusReporter as Reporter
+from nodes.comfy import registry
 from nodes.comfy.factory import default_values
-from nodes.comfy.status import Reporter
 from nodes.results.local_video import Components, LocalVideo
-from nodes.spec import registry
-from nodes.spec.catalog import add_model
 
 MODEL = "acme/video-to-video"
 SECONDS, FPS, SIDE, RATE = 2, 12, 64, 44100
@@ -30,14 +30,14 @@ def quick(sim):
     return sim
 
 
-def node(client):
-    add_model(MODEL, client=client)
-    return registry.build_mappings()[0]["RunComfy_acme_video_to_video"]
+def node(rt):
+    add_model(MODEL, client=rt.client, models_dir=rt.models_dir())
+    return registry.build_mappings(rt)[0]["RunComfy_acme_video_to_video"]
 
 
-def run(cls, client, **values):
+def run(cls, rt, **values):
     reporter = Reporter()
-    out = runner.execute(cls.SPEC, {**default_values(cls), **values}, reporter, client=client)
+    out = run_model(rt, cls.SPEC, {**default_values(cls), **values}, reporter)
     return dict(zip(cls.RETURN_NAMES, out["result"])), reporter
 
 
@@ -97,16 +97,16 @@ def assert_sound_kept(raw: bytes, frames: int = SECONDS * FPS, seconds: float = 
     ("matroska", "mkv", "mpeg4"),      # both
     ("matroska", "mkv", "libx264"),    # Matroska with H.264 and AAC: not WebM, whatever FFmpeg says
 ], ids=["ts-h264", "mp4-mpeg4", "mkv-mpeg4", "mkv-h264"])
-def test_a_video_in_another_container_or_codec_is_re_encoded_with_its_sound(quick, client, tmp_path,
+def test_a_video_in_another_container_or_codec_is_re_encoded_with_its_sound(quick, env, fast_rt, tmp_path,
                                                                             fmt, ext, codec):
     path = write_clip(str(tmp_path / f"in.{ext}"), fmt, codec)
-    out, reporter = run(node(client), client, prompt="x", video=host.video_from_file(path))
+    out, reporter = run(node(fast_rt), fast_rt, prompt="x", video=fast_rt.host.video_from_file(path))
     assert any("re-encoded as H.264 MP4" in n for n in reporter.notes)
     assert_sound_kept(received(quick))
     assert out["frame_count"] == SECONDS * FPS
 
 
-def test_a_video_over_the_size_limit_is_re_encoded_with_its_sound(quick, client, tmp_path):
+def test_a_video_over_the_size_limit_is_re_encoded_with_its_sound(quick, env, fast_rt, tmp_path):
     doc = copy.deepcopy(quick.catalog.models[MODEL])
     rules = doc["input_schema"]["properties"]["video_url"]["validations"]
     next(r for r in rules if r["validation_rule"] == "file_size_mb<")["validation_value"] = 0.2
@@ -115,7 +115,7 @@ def test_a_video_over_the_size_limit_is_re_encoded_with_its_sound(quick, client,
               "maxrate": "2M", "minrate": "2M", "bufsize": "1M"}
     path = write_clip(str(tmp_path / "big.mp4"), "mp4", "libx264", padded, bit_rate=2_000_000)
     assert (tmp_path / "big.mp4").stat().st_size > 200_000   # H.264 MP4, only too large
-    out, reporter = run(node(client), client, prompt="x", video=host.video_from_file(path))
+    out, reporter = run(node(fast_rt), fast_rt, prompt="x", video=fast_rt.host.video_from_file(path))
     assert any("MB is over the limit" in n for n in reporter.notes)
     raw = received(quick)
     assert len(raw) < 200_000
@@ -133,10 +133,10 @@ class InMemoryVideo:
         return io.BytesIO(self.raw)
 
 
-def test_a_video_held_in_memory_is_re_encoded_with_its_sound(quick, client):
+def test_a_video_held_in_memory_is_re_encoded_with_its_sound(quick, env, fast_rt):
     buf = io.BytesIO()
     write_clip(buf, "matroska", "mpeg4")
-    run(node(client), client, prompt="x", video=InMemoryVideo(buf.getvalue()))
+    run(node(fast_rt), fast_rt, prompt="x", video=InMemoryVideo(buf.getvalue()))
     assert_sound_kept(received(quick))
 
 
@@ -151,19 +151,19 @@ class ComponentsVideo:
         return self.parts
 
 
-def test_a_video_built_from_frames_and_an_audio_is_sent_with_the_sound(quick, client):
+def test_a_video_built_from_frames_and_an_audio_is_sent_with_the_sound(quick, env, fast_rt):
     frames = torch.rand(20, 48, 64, 3, generator=torch.Generator().manual_seed(1))
     t = torch.arange(int(1.5 * 22050)) / 22050
     audio = {"waveform": (0.4 * torch.sin(2 * torch.pi * 330 * t))[None, None], "sample_rate": 22050}
-    out, reporter = run(node(client), client, prompt="x", video=ComponentsVideo(frames, audio, 10))
+    out, reporter = run(node(fast_rt), fast_rt, prompt="x", video=ComponentsVideo(frames, audio, 10))
     assert any("20 frames sent as an H.264 MP4 at 10 fps" in n for n in reporter.notes)
     assert_sound_kept(received(quick), frames=20, seconds=1.5)
     assert out["frame_count"] == 20
 
 
 
-def test_a_cut_of_a_video_with_sound_keeps_the_sound_of_the_cut(quick, client, tmp_path):
+def test_a_cut_of_a_video_with_sound_keeps_the_sound_of_the_cut(quick, env, fast_rt, tmp_path):
     path = write_clip(str(tmp_path / "in.mp4"), "mp4", "libx264", {"preset": "ultrafast"})
-    out, _ = run(node(client), client, prompt="x", video=LocalVideo(path, start_time=0.5, duration=1.0))
+    out, _ = run(node(fast_rt), fast_rt, prompt="x", video=LocalVideo(path, start_time=0.5, duration=1.0))
     assert_sound_kept(received(quick), frames=FPS, seconds=1.0)
     assert out["frame_count"] == FPS

@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from nodes.comfy.factory import default_values, make_node_class, widget_names
-from nodes.inputs.media import BY_NAME
+from nodes.spec.kinds import MEDIA_KIND
 from nodes.inputs.rules import read_limits
-from nodes.spec.registry import build_mappings, load_specs
-from nodes.spec.schema import SchemaError, parse_model
+from nodes.comfy.registry import build_mappings, load_specs
+from nodes.spec.models import PACK_MODELS
+from nodes.spec.model import SchemaError
+from nodes.spec.schema import parse_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +104,7 @@ def test_catalog_quirks_are_not_refused():
             "count": {"type": "string", "enum": ["auto", "4", "5"], "default": "auto"}}}})
     by_key = {f.key: f for f in spec.fields}
     assert by_key["guidance"].minimum == 1 and by_key["guidance"].maximum == 20.5
-    assert by_key["count"].choices == ["auto", "4", "5"] and by_key["count"].default == "auto"
+    assert list(by_key["count"].choices) == ["auto", "4", "5"] and by_key["count"].default == "auto"
 
 
 def test_quirks_with_one_sensible_reading_load_and_say_what_was_done():
@@ -128,10 +130,10 @@ def test_quirks_with_one_sensible_reading_load_and_say_what_was_done():
     assert by["strength"].kind == "float" and any("nearest allowed" in n for n in by["strength"].notes)
     assert by["frames"].default is None and any("not a number" in n for n in by["frames"].notes)
     assert by["mode"].default == "fast" and '"en"' in by["hint"].description
-    limits = read_limits(by["image_url"].validations, BY_NAME["image"].rules)
+    limits = read_limits(by["image_url"].validations, MEDIA_KIND["image"].rules)
     assert limits.lo == {"aspect": 0.5}                           # height/width <= 2
     assert limits.unchecked == [("aspect must be square", "")]   # listed, never counted as checked
-    node = make_node_class(spec)
+    node = make_node_class(spec, None)
     json.dumps(node.INPUT_TYPES())
     assert default_values(node)["strength"] == 1.0
 
@@ -150,7 +152,7 @@ CLASHING = {"model_id": "acme/clash", "display_name": "Clash", "output": "video"
                                "maxItems": 2, "minItems": 0}}}}
 
 
-def test_schema_fields_never_take_the_packs_or_hidden_names(user_dirs):
+def test_schema_fields_never_take_the_packs_or_hidden_names(rt, user_dirs):
     spec = parse_model(CLASHING)
     names = {f.key: f.name for f in spec.fields}
     for key in ("start_frame", "fit_image_to_limits", "every_nth_frame", "frame_cap", "unique_id", "self"):
@@ -161,13 +163,13 @@ def test_schema_fields_never_take_the_packs_or_hidden_names(user_dirs):
     folder = user_dirs / "user" / "models"
     folder.mkdir(parents=True)
     (folder / "clash.json").write_text(json.dumps(CLASHING))
-    cls = build_mappings()[0]["RunComfy_acme_clash"]
+    cls = build_mappings(rt)[0]["RunComfy_acme_clash"]
     order = widget_names(cls.SPEC)
     assert order[-3:] == ["start_frame", "every_nth_frame", "frame_cap"]   # the pack's keep theirs
     assert len(order) == len(set(order))
 
 
-def test_a_clashing_field_is_still_sent_under_its_wire_key(sim, monkeypatch, user_dirs):
+def test_a_clashing_field_is_still_sent_under_its_wire_key(rt, sim, monkeypatch, user_dirs):
     monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
     monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
     schema = CLASHING["input_schema"]
@@ -175,7 +177,7 @@ def test_a_clashing_field_is_still_sent_under_its_wire_key(sim, monkeypatch, use
     folder = user_dirs / "user" / "models"
     folder.mkdir(parents=True)
     (folder / "clash.json").write_text(json.dumps(CLASHING))
-    cls = build_mappings()[0]["RunComfy_acme_clash"]
+    cls = build_mappings(rt)[0]["RunComfy_acme_clash"]
     values = {**default_values(cls), "prompt": "hello", "unique_id": "42"}   # ComfyUI's hidden id
     out = asyncio.run(cls().run(**values))
     (body,) = sim.submitted_bodies("acme/clash")
@@ -186,7 +188,7 @@ def test_a_clashing_field_is_still_sent_under_its_wire_key(sim, monkeypatch, use
 
 
 def test_the_seed_models_load_with_no_warning(caplog):
-    assert len(load_specs()) == 5
+    assert len(load_specs([PACK_MODELS])) == 5
     assert not [r for r in caplog.records if "skipping" in r.getMessage()]
 
 
@@ -234,7 +236,7 @@ def test_media_fields_are_found_by_format_first_then_key_then_title():
     ("last_frame_url", {"type": "integer"}, None),
 ])
 def test_key_fallback_names_the_catalog_uses_and_names_it_must_leave_alone(key, prop, found):
-    from nodes.inputs.media import recognise
+    from nodes.spec.kinds import recognise
     got = recognise(key, prop)
     assert (got and (got[0].name, got[1])) == (found or None)
 
@@ -242,7 +244,7 @@ def test_key_fallback_names_the_catalog_uses_and_names_it_must_leave_alone(key, 
 def test_generated_schemas_with_refs_and_allof_read_as_their_real_shape():
     """Pydantic/OpenAPI style: an enum behind allOf+$ref is a combo, a list of LoRA objects
     behind $ref is still checked item by item, a cycle or a dangling ref does not hang."""
-    from nodes.errors import InputError
+    from nodes.core.errors import InputError
     from nodes.inputs.request import build_request
     schema = {"$defs": {"Size": {"type": "string", "enum": ["square", "landscape_4_3"]},
                         "Lora": {"type": "object", "required": ["path"],
@@ -258,7 +260,7 @@ def test_generated_schemas_with_refs_and_allof_read_as_their_real_shape():
     doc = {"model_id": "acme/refs", "input_schema": schema}
     spec = parse_model(doc)
     by = {f.key: f for f in spec.fields}
-    assert (by["image_size"].kind, by["image_size"].choices, by["image_size"].default) == \
+    assert (by["image_size"].kind, list(by["image_size"].choices), by["image_size"].default) == \
         ("combo", ["square", "landscape_4_3"], "landscape_4_3")
     assert by["prompt"].required and "anything" not in by and any("'anything'" in n for n in spec.notes)
     assert doc["input_schema"] is schema and "$ref" in schema["properties"]["loras"]["items"]  # kept verbatim
@@ -276,7 +278,7 @@ def test_generated_schemas_with_refs_and_allof_read_as_their_real_shape():
     ({"type": "string", "contentMediaType": "application/json"}, None),
 ])
 def test_bare_kind_formats_and_content_media_types_name_the_kind(prop, found):
-    from nodes.inputs.media import recognise
+    from nodes.spec.kinds import recognise
     got = recognise("source", prop)
     assert (got and (got[0].name, got[1])) == (found or None)
 
@@ -285,17 +287,17 @@ def test_an_optional_choice_without_a_usable_default_sends_nothing_until_chosen(
     """Sending the first choice would override the model's own default (an aspect ratio left
     unset often means "as the input image"): such a combo starts at '(not set)', added last."""
     from nodes.inputs.request import build_request
-    from nodes.spec.schema import NOT_SET
+    from nodes.spec.model import NOT_SET
     spec = parse_model({"model_id": "acme/choices", "input_schema": {"required": ["mode"], "properties": {
         "aspect_ratio": {"type": "string", "enum": ["16:9", "9:16", None], "default": None},
         "style": {"type": "string", "enum": ["a", "b"], "default": "c"},
         "steps": {"type": "string", "enum": ["5", "10"], "default": 10},      # matched as text
         "mode": {"type": "string", "enum": ["fast", "slow"]}}}})               # required: a choice
     by = {f.key: f for f in spec.fields}
-    assert by["aspect_ratio"].choices == ["16:9", "9:16", NOT_SET] and by["aspect_ratio"].default == NOT_SET
+    assert list(by["aspect_ratio"].choices) == ["16:9", "9:16", NOT_SET] and by["aspect_ratio"].default == NOT_SET
     assert by["style"].choices[-1] == NOT_SET and any("not a choice" in n for n in by["style"].notes)
-    assert (by["steps"].default, by["mode"].default, by["mode"].choices) == ("10", "fast", ["fast", "slow"])
-    node = make_node_class(spec)
+    assert (by["steps"].default, by["mode"].default, list(by["mode"].choices)) == ("10", "fast", ["fast", "slow"])
+    node = make_node_class(spec, None)
     assert node.INPUT_TYPES()["required"]["aspect_ratio"][1]["default"] == NOT_SET
     assert build_request(spec, default_values(node)) == {"steps": "10", "mode": "fast"}
     assert build_request(spec, {**default_values(node), "aspect_ratio": "9:16"})["aspect_ratio"] == "9:16"

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from nodes.errors import InputError
+from nodes.core.errors import InputError
 from nodes.comfy.factory import default_values, make_node_class, widget_names
-from nodes.spec.registry import PACK_MODELS, build_mappings, load_specs
+from nodes.app.plain_host import PlainHost
+from nodes.app.runtime import Runtime
+from nodes.comfy.registry import build_mappings, load_specs
+from nodes.spec.models import PACK_MODELS
 from nodes.inputs.request import build_request
 from nodes.spec.schema import parse_model
 from simulator.validate import check_body
@@ -48,7 +51,7 @@ def test_comfyui_style_import_under_a_hyphenated_name_finds_the_five_nodes():
 
 
 def classes():
-    mapping, _ = build_mappings([PACK_MODELS])
+    mapping, _ = build_mappings(Runtime(PlainHost()), [PACK_MODELS])
     return mapping
 
 
@@ -247,11 +250,11 @@ SIXTH = {
 }
 
 
-def test_a_dropped_in_model_file_becomes_a_node(user_dirs):
+def test_a_dropped_in_model_file_becomes_a_node(rt, user_dirs):
     folder = user_dirs / "user" / "models"
     folder.mkdir(parents=True)
     (folder / "acme-tiny.json").write_text(json.dumps(SIXTH))
-    mapping, names = build_mappings()
+    mapping, names = build_mappings(rt)
     cls = mapping["RunComfy_acme_tiny_text_to_video"]
     assert names["RunComfy_acme_tiny_text_to_video"] == "RunComfy Acme Tiny"
     assert cls.CATEGORY == "RunComfy/Acme"
@@ -270,7 +273,7 @@ def test_a_broken_model_file_is_skipped_not_fatal(user_dirs):
     folder.mkdir(parents=True)
     (folder / "broken.json").write_text("{not json")
     (folder / "noprops.json").write_text(json.dumps({"model_id": "a/b", "input_schema": {}}))
-    assert len(load_specs()) == 5
+    assert len(load_specs([PACK_MODELS, folder])) == 5
 
 
 def test_widget_names_are_unique_even_when_titles_clash():
@@ -278,7 +281,7 @@ def test_widget_names_are_unique_even_when_titles_clash():
         "a": {"title": "Seed", "type": "integer"}, "b": {"title": "Seed", "type": "integer"}}}}
     spec = parse_model(doc)
     assert [f.name for f in spec.fields] == ["seed", "seed_2"]
-    assert make_node_class(spec).INPUT_TYPES()["required"]["seed_2"][1]["control_after_generate"]
+    assert make_node_class(spec, None).INPUT_TYPES()["required"]["seed_2"][1]["control_after_generate"]
 
 
 def test_loading_the_pack_leaves_the_heavy_parts_for_the_first_run():
@@ -293,10 +296,10 @@ def test_loading_the_pack_leaves_the_heavy_parts_for_the_first_run():
             "print('heavy libraries:', [m for m in ('torch', 'av', 'PIL') if m in sys.modules])\n")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout
-    assert "pack-x.nodes.spec.registry" in loaded
+    assert "pack-x.nodes.comfy.registry" in loaded
     assert "heavy libraries: []" in loaded
-    for heavy in ("comfy.runner", "results.decode", "inputs.images", "results.images",
-                  "inputs.video", "results.audio"):
+    for heavy in ("app.pipeline", "results.decode", "inputs.images", "results.images",
+                  "inputs.video", "results.audio", "codec.sound", "inputs.fingerprint"):
         assert f"pack-x.nodes.{heavy}'" not in loaded, heavy
 
 
@@ -305,7 +308,7 @@ def test_nodes_keep_every_widget_socket_and_output_they_had_before_media_kinds()
     types, defaults, ranges, order).  Widgets and sockets stay exactly; widgets, sockets,
     outputs and combo choices may only grow at the end."""
     before = json.loads((Path(__file__).parent / "fixtures" / "nodes_before_media_kinds.json").read_text())
-    now = build_mappings(tools=True)[0]
+    now = build_mappings(Runtime(PlainHost()), tools=True)[0]
     for node_id, old in before.items():
         cls = now[node_id]
         spec = cls.INPUT_TYPES()

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from nodes import settings
-from nodes.comfy import runner
-from nodes.comfy.status import Reporter
-from nodes.errors import ConfigError, SpendLimitReached
-from nodes.remote.journal import Journal
+from nodes.app.pipeline import run_model
+from nodes.app.status import StatusReporter as Reporter
+from nodes.core.errors import ConfigError, SpendLimitReached
+from nodes.core.settings import DEFAULT_BASE_URL, SETTINGS, ConfigFileError, markdown_table
 
 from test_prices import SAME, call, priced, wan22  # noqa: F401 - fixtures and helpers
 
@@ -18,46 +17,47 @@ BROKEN = '{\n  "daily_limit_usd": 0.5,\n}\n'     # one trailing comma, as typed 
 
 
 @pytest.fixture
-def broken_config():
-    path = settings.config_path()
+def broken_config(rt):
+    path = rt.settings.config_path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(BROKEN, encoding="utf-8")
     return path
 
 
-def test_a_config_file_that_is_not_json_is_an_error_naming_the_file_line_and_column(broken_config):
-    with pytest.raises(settings.ConfigFileError) as info:
-        settings.read_config()
+def test_a_config_file_that_is_not_json_is_an_error_naming_the_file_line_and_column(rt, broken_config):
+    with pytest.raises(ConfigFileError) as info:
+        rt.settings.read_config()
     e = info.value
     assert (e.path, e.line, e.column) == (broken_config, 3, 1)
     assert str(broken_config) in str(e) and "line 3, column 1" in str(e)
     with pytest.raises(ConfigError, match="cannot be read"):
-        settings.daily_limit()                              # never silently "no limit"
+        rt.settings.daily_limit()                           # never silently "no limit"
 
 
 @pytest.mark.parametrize("text,why", [("[1, 2]", "a JSON list, not an object"),
                                       ("\xff\xfe", "cannot be read")])
-def test_a_config_file_that_is_no_object_or_no_text_is_an_error(text, why):
-    path = settings.config_path()
+def test_a_config_file_that_is_no_object_or_no_text_is_an_error(rt, text, why):
+    path = rt.settings.config_path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode("latin-1"))
-    with pytest.raises(settings.ConfigFileError, match=why):
-        settings.read_config()
+    with pytest.raises(ConfigFileError, match=why):
+        rt.settings.read_config()
 
 
-def test_a_broken_config_with_a_limit_refuses_the_paid_job_and_is_never_rewritten(priced, broken_config):
+def test_a_broken_config_with_a_limit_refuses_the_paid_job_and_is_never_rewritten(rt, priced, broken_config):
     """The issue's case: a $0.25 Wan 2.2 job under a broken $0.50 limit is not submitted."""
-    with pytest.raises(settings.ConfigFileError, match="no paid job is submitted"):
-        runner.execute(*wan22(), Reporter())
-    assert priced.calls("submit") == [] and Journal().recent() == []
-    for change in (lambda: settings.set_token("rc-a-new-token-1234"), lambda: settings.set_daily_limit(2)):
-        with pytest.raises(settings.ConfigFileError):
+    with pytest.raises(ConfigFileError, match="no paid job is submitted"):
+        run_model(rt, *wan22(rt), Reporter())
+    assert priced.calls("submit") == [] and rt.journal.recent() == []
+    for change in (lambda: rt.settings.set_token("rc-a-new-token-1234"), lambda: rt.settings.set_daily_limit(2)):
+        with pytest.raises(ConfigFileError):
             change()
     assert broken_config.read_text(encoding="utf-8") == BROKEN
 
 
-def test_a_broken_config_is_shown_in_settings_and_the_routes_do_not_rewrite_it(broken_config):
+def test_a_broken_config_is_shown_in_settings_and_the_routes_do_not_rewrite_it(rt, broken_config):
     (c1, limit, _), (c2, saved, _), (c3, token, text), (c4, posted, _) = call(
+        rt,
         ("GET", "/runcomfy/settings", {"headers": SAME}),
         ("POST", "/runcomfy/settings", {"headers": SAME, "json": {"daily_limit_usd": 3}}),
         ("GET", "/runcomfy/token", {"headers": SAME}),
@@ -69,9 +69,9 @@ def test_a_broken_config_is_shown_in_settings_and_the_routes_do_not_rewrite_it(b
     assert broken_config.read_text(encoding="utf-8") == BROKEN
 
 
-def test_a_token_in_the_environment_still_shows_while_the_config_is_broken(broken_config, monkeypatch):
+def test_a_token_in_the_environment_still_shows_while_the_config_is_broken(rt, broken_config, monkeypatch):
     monkeypatch.setenv("RUNCOMFY_API_TOKEN", "rc-env-token-5678")
-    [(code, token, text)] = call(("GET", "/runcomfy/token", {"headers": SAME}))
+    [(code, token, text)] = call(rt, ("GET", "/runcomfy/token", {"headers": SAME}))
     assert (code, token["set"], token["last4"], token["source"]) == (200, True, "5678", "environment")
     assert "line 3" in token["problem"] and "rc-env-token-5678" not in text
 
@@ -79,19 +79,19 @@ def test_a_token_in_the_environment_still_shows_while_the_config_is_broken(broke
 # -- 0 as a daily limit ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("where", ["settings", "environment"])
-def test_a_daily_limit_of_0_means_no_paid_jobs_wherever_it_is_set(priced, monkeypatch, where):
+def test_a_daily_limit_of_0_means_no_paid_jobs_wherever_it_is_set(rt, priced, monkeypatch, where):
     if where == "settings":
-        settings.set_daily_limit(0)
+        rt.settings.set_daily_limit(0)
     else:
         monkeypatch.setenv("RUNCOMFY_DAILY_LIMIT_USD", "0")
-    assert settings.daily_limit() == (0.0, where)
+    assert rt.settings.daily_limit() == (0.0, where)
     with pytest.raises(SpendLimitReached, match=r"daily limit of \$0.00 \(no paid jobs\)"):
-        runner.execute(*wan22(), Reporter())
+        run_model(rt, *wan22(rt), Reporter())
     assert priced.calls("submit") == []
 
 
-def test_the_settings_route_keeps_0_as_a_limit():
-    [(code, data, _)] = call(("POST", "/runcomfy/settings", {"headers": SAME, "json": {"daily_limit_usd": 0}}))
+def test_the_settings_route_keeps_0_as_a_limit(rt):
+    [(code, data, _)] = call(rt, ("POST", "/runcomfy/settings", {"headers": SAME, "json": {"daily_limit_usd": 0}}))
     assert (code, data["daily_limit_usd"], data["source"]) == (200, 0.0, "settings")
 
 
@@ -110,39 +110,53 @@ def test_the_settings_route_keeps_0_as_a_limit():
     ("RUNCOMFY_MAX_CONCURRENT_JOBS", "2.5", "from 1 to 256"),
     ("RUNCOMFY_DAILY_LIMIT_USD", "-1", "0 (no paid jobs) or more"),
 ])
-def test_a_setting_that_cannot_work_is_refused_before_the_submit(priced, monkeypatch, name, value, allowed):
+def test_a_setting_that_cannot_work_is_refused_before_the_submit(rt, priced, monkeypatch, name, value, allowed):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as info:
-        runner.execute(*wan22(), Reporter())
+        run_model(rt, *wan22(rt), Reporter())
     assert f"{name} is {value!r}, " in str(info.value) and allowed in str(info.value)
     assert "nothing was sent" in str(info.value)
-    assert priced.calls("submit") == [] and Journal().recent() == []
+    assert priced.calls("submit") == [] and rt.journal.recent() == []
 
 
-def test_a_bad_setting_in_the_config_file_names_its_key_and_the_file(priced):
-    settings.update_config(timeout_min=-5)
+def test_a_bad_setting_in_the_config_file_names_its_key_and_the_file(rt, priced):
+    rt.settings.update(timeout_min=-5)
     with pytest.raises(ConfigError, match=r"'timeout_min' in .*config.json is '-5', which must be more than 0"):
-        runner.execute(*wan22(), Reporter())
+        run_model(rt, *wan22(rt), Reporter())
     assert priced.calls("submit") == []
 
 
-def test_a_base_url_that_is_no_web_address_is_refused_before_anything_is_sent(monkeypatch):
+def test_a_base_url_that_is_no_web_address_is_refused_before_anything_is_sent(rt, monkeypatch):
     monkeypatch.setenv("RUNCOMFY_BASE_URL", "model-api.runcomfy.net")
     with pytest.raises(ConfigError, match="RUNCOMFY_BASE_URL is 'model-api.runcomfy.net', which must be an http"):
-        settings.check()
+        rt.settings.check()
 
 
-def test_unset_and_blank_settings_take_their_defaults(monkeypatch):
+def test_unset_and_blank_settings_take_their_defaults(rt, monkeypatch):
     monkeypatch.setenv("RUNCOMFY_TIMEOUT_MIN", "  ")
-    assert settings.run_timeout_s() == 30 * 60 and settings.queue_timeout_s() == 120 * 60
-    assert settings.max_download_bytes() == 1024 * 2**20 and settings.max_concurrent_jobs() == 16
-    assert settings.base_url() == settings.DEFAULT_BASE_URL
+    assert rt.settings.run_timeout_s() == 30 * 60 and rt.settings.queue_timeout_s() == 120 * 60
+    assert rt.settings.max_download_bytes() == 1024 * 2**20 and rt.settings.max_concurrent_jobs() == 16
+    assert rt.settings.base_url() == DEFAULT_BASE_URL
     monkeypatch.setenv("RUNCOMFY_MAX_CONCURRENT_JOBS", "4")
-    assert settings.max_concurrent_jobs() == 4
-    assert not os.path.exists(settings.config_path())                 # reading never writes
+    assert rt.settings.max_concurrent_jobs() == 4
+    assert not os.path.exists(rt.settings.config_path)                # reading never writes
 
 
 def test_the_readme_lists_every_setting_as_the_table_declares_it():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    assert settings.markdown_table() in readme
-    assert [s.key for s in settings.SETTINGS] == [s.env[len("RUNCOMFY_"):].lower() for s in settings.SETTINGS]
+    assert markdown_table() in readme
+    assert [s.key for s in SETTINGS] == [s.env[len("RUNCOMFY_"):].lower() for s in SETTINGS]
+
+
+def test_the_settings_page_lists_what_the_table_shows_and_takes_nothing_else(rt):
+    [(code, data, _)] = call(rt, ("GET", "/runcomfy/settings", {"headers": SAME}))
+    shown = [s for s in SETTINGS if s.shown]
+    assert code == 200 and [v["key"] for v in data["settings"]] == [s.key for s in shown]
+    assert {(v["label"], v["unit"], v["env_var"]) for v in data["settings"]} == \
+        {(s.label, s.unit, s.env) for s in shown}
+    (c1, refused, _), (c2, bad, _) = call(
+        rt, ("POST", "/runcomfy/settings", {"headers": SAME, "json": {"timeout_min": 5}}),
+        ("POST", "/runcomfy/settings", {"headers": SAME, "json": {"daily_limit_usd": "lots"}}))
+    assert c1 == 400 and "daily_limit_usd" in refused["error"]           # not a setting of the page
+    assert c2 == 400 and "not an amount of US dollars" in bad["error"]   # the table's own parser
+    assert "timeout_min" not in rt.settings.read_config() and "daily_limit_usd" not in rt.settings.read_config()

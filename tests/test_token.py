@@ -16,16 +16,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-import nodes.results.download
-from nodes.comfy.factory import default_values
+import nodes.remote.download
+from nodes.app.pipeline import run_model
+from nodes.app.status import StatusReporter as Reporter
 from nodes.comfy import host
-from nodes.comfy import runner
-from nodes import settings
-from nodes.errors import ApiError, DownloadError, JobFailed
-from nodes.comfy.factory import widget_names
-from nodes.spec.registry import build_mappings
-from nodes.comfy.status import Reporter
+from nodes.comfy.factory import default_values, widget_names
+from nodes.comfy.registry import build_mappings
 from nodes.comfy.token_route import PATH, register
+from nodes.core.errors import ApiError, DownloadError, JobFailed
 
 TOKEN = "rc-Tok3n-Q7xZ9mK2vL8pW4nB"        # distinctive, so any leak is found
 OTHER = "rc-0ther-J5hG1fD6sA3kE9rT"
@@ -33,12 +31,12 @@ SELF = object()                            # stands for "the server's own origin
 
 
 # -- the route ----------------------------------------------------------------------------
-def page(*steps):
+def page(rt, *steps):
     """Run requests against the route on a real loopback server; [(status, json, text)]."""
     async def go():
         routes = web.RouteTableDef()
-        register(routes)
-        register(routes)                   # twice is a no-op
+        register(routes, rt.settings)
+        register(routes, rt.settings)      # twice is a no-op
         assert len(routes) == 3
         app = web.Application()
         app.add_routes(routes)
@@ -63,48 +61,48 @@ def post(token, headers=SAME, **kw):
     return ("POST", {"json": {"token": token}, "headers": dict(headers), **kw})
 
 
-def saved() -> dict:
-    path = settings.config_path()
+def saved(rt) -> dict:
+    path = rt.settings.config_path
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def test_get_with_nothing_set():
-    [(code, data, _)] = page(("GET", {}))
+def test_get_with_nothing_set(rt):
+    [(code, data, _)] = page(rt, ("GET", {}))
     assert code == 200
     assert (data["set"], data["last4"], data["source"]) == (False, "", "none")
 
 
-def test_post_stores_owner_only_and_answers_show_only_the_last_4(caplog):
+def test_post_stores_owner_only_and_answers_show_only_the_last_4(rt, caplog):
     caplog.set_level(logging.DEBUG)
-    steps = page(post(TOKEN), ("GET", {}), ("GET", {"headers": SAME}))
+    steps = page(rt, post(TOKEN), ("GET", {}), ("GET", {"headers": SAME}))
     for code, data, _ in steps:
         assert code == 200
         assert (data["set"], data["last4"], data["source"]) == (True, TOKEN[-4:], "config")
-    path = settings.config_path()
+    path = rt.settings.config_path
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert saved()["api_token"] == TOKEN
-    assert settings.token_source() == (TOKEN, "config")
+    assert saved(rt)["api_token"] == TOKEN
+    assert rt.settings.token_source() == (TOKEN, "config")
     for _, _, text in steps:
         assert TOKEN not in text and TOKEN[:-4] not in text
     assert "saved" in caplog.text and TOKEN not in caplog.text
 
 
-def test_delete_and_empty_post_clear():
-    steps = page(post(TOKEN), ("DELETE", {"headers": SAME}))
+def test_delete_and_empty_post_clear(rt):
+    steps = page(rt, post(TOKEN), ("DELETE", {"headers": SAME}))
     assert steps[1][0] == 200 and steps[1][1]["set"] is False and steps[1][1]["source"] == "none"
-    assert "api_token" not in saved() and TOKEN not in settings.config_path().read_text()
-    steps = page(post(TOKEN), post(""))
-    assert steps[1][1]["set"] is False and "api_token" not in saved()
+    assert "api_token" not in saved(rt) and TOKEN not in rt.settings.config_path.read_text()
+    steps = page(rt, post(TOKEN), post(""))
+    assert steps[1][1]["set"] is False and "api_token" not in saved(rt)
 
 
-def test_environment_wins_and_is_reported(monkeypatch):
+def test_environment_wins_and_is_reported(rt, monkeypatch):
     monkeypatch.setenv("RUNCOMFY_API_TOKEN", OTHER)
-    (_, before, _), (code, after, text) = page(("GET", {}), post(TOKEN))
+    (_, before, _), (code, after, text) = page(rt, ("GET", {}), post(TOKEN))
     assert (before["set"], before["last4"], before["source"]) == (True, OTHER[-4:], "environment")
     assert code == 200 and after["source"] == "environment" and after["last4"] == OTHER[-4:]
     assert after["saved"] is True and "RUNCOMFY_API_TOKEN" in after["message"]
-    assert saved()["api_token"] == TOKEN                     # written anyway, for later
-    assert settings.api_token() == OTHER
+    assert saved(rt)["api_token"] == TOKEN                   # written anyway, for later
+    assert rt.settings.api_token() == OTHER
     assert TOKEN not in text and OTHER not in text
 
 
@@ -119,19 +117,19 @@ def test_environment_wins_and_is_reported(monkeypatch):
     {"Origin": SELF, "Sec-Fetch-Site": "cross-site"},
 ], ids=["evil", "evil-cross-site", "null", "other-port", "other-scheme", "same-site", "cross-site",
         "fetch-site-wins"])
-def test_other_origins_are_refused_and_nothing_is_written(headers):
-    steps = page(post(TOKEN, headers), ("DELETE", {"headers": headers}), ("GET", {"headers": headers}))
+def test_other_origins_are_refused_and_nothing_is_written(rt, headers):
+    steps = page(rt, post(TOKEN, headers), ("DELETE", {"headers": headers}), ("GET", {"headers": headers}))
     assert [s[0] for s in steps] == [403, 403, 403]
-    assert not settings.config_path().exists()
+    assert not rt.settings.config_path.exists()
     assert "ComfyUI page" in steps[0][1]["error"]
 
 
-def test_a_reverse_proxy_origin_is_accepted_only_with_its_forwarded_headers():
+def test_a_reverse_proxy_origin_is_accepted_only_with_its_forwarded_headers(rt):
     proxied = {"Origin": "https://comfy.example.com", "X-Forwarded-Host": "comfy.example.com",
                "X-Forwarded-Proto": "https"}
-    [(bare, _, _)] = page(post(TOKEN, {"Origin": "https://comfy.example.com"}))
-    assert bare == 403 and not settings.config_path().exists()
-    [(code, data, _)] = page(post(TOKEN, proxied))
+    [(bare, _, _)] = page(rt, post(TOKEN, {"Origin": "https://comfy.example.com"}))
+    assert bare == 403 and not rt.settings.config_path.exists()
+    [(code, data, _)] = page(rt, post(TOKEN, proxied))
     assert code == 200 and data["last4"] == TOKEN[-4:]
 
 
@@ -140,11 +138,11 @@ def test_a_reverse_proxy_origin_is_accepted_only_with_its_forwarded_headers():
     ("multipart/form-data; boundary=b", f'--b\r\nContent-Disposition: form-data; name="token"\r\n\r\n{TOKEN}\r\n--b--\r\n'),
     ("text/plain", json.dumps({"token": TOKEN})),          # the enctype=text/plain JSON trick
 ], ids=["urlencoded", "multipart", "text-plain"])
-def test_form_posts_are_refused_and_nothing_is_written(content_type, body):
+def test_form_posts_are_refused_and_nothing_is_written(rt, content_type, body):
     for headers in ({"Content-Type": content_type}, {"Content-Type": content_type, **SAME}):
-        [(code, data, text)] = page(("POST", {"data": body, "headers": headers}))
+        [(code, data, text)] = page(rt, ("POST", {"data": body, "headers": headers}))
         assert code in (403, 415) and "JSON" in data["error"] and TOKEN not in text
-    assert not settings.config_path().exists()
+    assert not rt.settings.config_path.exists()
 
 
 @pytest.mark.parametrize("payload", [
@@ -153,21 +151,22 @@ def test_form_posts_are_refused_and_nothing_is_written(content_type, body):
     {"token": "q7Zk"}, {"token": 12345678}, {"token": ["a"]}, {"key": TOKEN}, ["token"],
 ], ids=["space", "newline", "tab", "nul", "non-ascii", "huge", "short", "number", "list",
         "no-key", "not-object"])
-def test_bad_tokens_are_refused_without_being_echoed(payload):
-    [(code, data, text)] = page(("POST", {"json": payload, "headers": SAME}))
+def test_bad_tokens_are_refused_without_being_echoed(rt, payload):
+    [(code, data, text)] = page(rt, ("POST", {"json": payload, "headers": SAME}))
     assert code == 400 and data["error"]
     token = payload.get("token") if isinstance(payload, dict) else None
     if isinstance(token, str) and len(token.strip()) >= 4:
         assert token.strip() not in text
-    assert not settings.config_path().exists()
+    assert not rt.settings.config_path.exists()
 
 
-def test_broken_json_and_oversized_bodies_are_refused():
+def test_broken_json_and_oversized_bodies_are_refused(rt):
     (bad, _, _), (big, _, _) = page(
+        rt,
         ("POST", {"data": b"{not json", "headers": {"Content-Type": "application/json"}}),
         ("POST", {"data": b'{"token": "' + b"a" * 40000 + b'"}', "headers": {"Content-Type": "application/json"}}))
     assert (bad, big) == (400, 413)
-    assert not settings.config_path().exists()
+    assert not rt.settings.config_path.exists()
 
 
 # -- end to end: the token never leaks --------------------------------------------------------
@@ -177,14 +176,14 @@ NODE, IMAGE_INPUT = (("RunComfy_Wan22_ImageToVideo", "image") if HAVE_DECODE
 
 
 @pytest.fixture
-def live(sim, monkeypatch, caplog):
+def live(rt, sim, monkeypatch, caplog):
     """The simulator with a distinctive token, set the way a user does: via the route."""
     sim.token = TOKEN
     sim.queue_s, sim.run_s = 0.1, 0.2
     monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
-    monkeypatch.setattr(nodes.results.download, "BACKOFF", (0.01, 0.01))
-    [(code, _, _)] = page(post(TOKEN))
-    assert code == 200 and settings.api_token() == TOKEN
+    monkeypatch.setattr(nodes.remote.download, "BACKOFF", (0.01, 0.01))
+    [(code, _, _)] = page(rt, post(TOKEN))
+    assert code == 200 and rt.settings.api_token() == TOKEN
     caplog.set_level(logging.DEBUG)
     for name in ("runcomfy", "urllib3", "requests", "aiohttp", "PIL"):
         caplog.set_level(logging.DEBUG, logger=name)
@@ -210,12 +209,12 @@ def saved_forms(cls, values: dict) -> tuple[dict, dict]:
     return workflow, prompt
 
 
-def run(prompt: str):
-    cls = build_mappings()[0][NODE]
+def run(rt, prompt: str):
+    cls = build_mappings(rt)[0][NODE]
     values = fresh_values(cls, prompt)
     reporter = Reporter()
     try:
-        out = runner.execute(cls.SPEC, {**values, IMAGE_INPUT: torch.rand(1, 400, 400, 3)}, reporter)
+        out = run_model(rt, cls.SPEC, {**values, IMAGE_INPUT: torch.rand(1, 400, 400, 3)}, reporter)
         return cls, values, reporter, out, None
     except Exception as e:  # noqa: BLE001 — the failure paths are checked by the caller
         return cls, values, reporter, None, e
@@ -225,18 +224,18 @@ def error_text(e: BaseException) -> str:
     return "".join(traceback.format_exception(type(e), e, e.__traceback__)) + repr(e)
 
 
-def journal_bytes() -> bytes:
-    folder = host.user_dir()
+def journal_bytes(rt) -> bytes:
+    folder = rt.host.user_dir()
     return b"".join(p.read_bytes() for p in folder.glob("journal.sqlite3*"))
 
 
-def test_token_never_leaks_on_a_successful_run(live, caplog, tmp_path):
+def test_token_never_leaks_on_a_successful_run(rt, live, caplog, tmp_path):
     live.fault("redirect", "file")                 # the result comes from the other host
-    cls, values, reporter, out, err = run("x")
+    cls, values, reporter, out, err = run(rt, "x")
     assert err is None, error_text(err)
 
     # widgets and every node's inputs: defaults, tooltips, choices
-    mapping = build_mappings()[0]
+    mapping = build_mappings(rt)[0]
     for node_cls in mapping.values():
         assert TOKEN not in json.dumps(node_cls.INPUT_TYPES(), default=str)
         assert TOKEN not in json.dumps(fresh_values(node_cls, "x"), default=str)
@@ -262,9 +261,9 @@ def test_token_never_leaks_on_a_successful_run(live, caplog, tmp_path):
     assert TOKEN not in " ".join(texts) and TOKEN not in json.dumps(out["ui"], default=str)
     lines = "\n".join(t for _, t in reporter.lines)
     assert "done" in reporter.stages and TOKEN not in lines
-    jb = journal_bytes()
+    jb = journal_bytes(rt)
     assert rid.encode() in jb and TOKEN.encode() not in jb
-    results = [p for p in host.output_dir().rglob("*") if p.is_file()]
+    results = [p for p in rt.host.output_dir().rglob("*") if p.is_file()]
     assert results and all(TOKEN.encode() not in p.read_bytes() for p in results)
     # the logs, at DEBUG, including urllib3's connection lines
     assert "127.0.0.1" in caplog.text and TOKEN not in caplog.text
@@ -277,22 +276,22 @@ def test_token_never_leaks_on_a_successful_run(live, caplog, tmp_path):
     assert second and all(e["auth"] is None for e in second)
 
 
-def test_token_never_leaks_from_failures(live, caplog, monkeypatch):
+def test_token_never_leaks_from_failures(rt, live, caplog, monkeypatch):
     errors = []
     # a wrong stored token: the service refuses it
-    settings.set_token(OTHER)
-    *_, err = run("x wrong token")
+    rt.settings.set_token(OTHER)
+    *_, err = run(rt, "x wrong token")
     assert isinstance(err, ApiError) and "rejected the API token" in str(err)
     errors.append(err)
     assert [e["auth"] for e in live.calls("submit")] == [f"Bearer {OTHER}"]
-    settings.set_token(TOKEN)
+    rt.settings.set_token(TOKEN)
     # a job that fails on the service
-    *_, reporter, _, err = run("x [sim:fail]")
+    *_, reporter, _, err = run(rt, "x [sim:fail]")
     assert isinstance(err, JobFailed)
     errors.append(err)
     # a result download cut short every time
     live.fault("truncate", "file", times=-1)
-    *_, err = run("x truncated")
+    *_, err = run(rt, "x truncated")
     assert isinstance(err, DownloadError)
     errors.append(err)
 
@@ -301,7 +300,7 @@ def test_token_never_leaks_from_failures(live, caplog, monkeypatch):
         assert TOKEN not in text and OTHER not in text
     lines = "\n".join(t for _, t in reporter.lines)
     assert lines and TOKEN not in lines
-    jb = journal_bytes()
+    jb = journal_bytes(rt)
     assert b"failed" in jb and TOKEN.encode() not in jb and OTHER.encode() not in jb
     assert "127.0.0.1" in caplog.text
     assert TOKEN not in caplog.text and OTHER not in caplog.text

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from nodes.comfy.factory import widget_names
-from nodes.spec.registry import build_mappings
+from nodes.app.plain_host import PlainHost
+from nodes.app.runtime import Runtime
+from nodes.comfy.registry import build_mappings
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "example_workflows"
@@ -88,7 +90,7 @@ def load(path: Path) -> dict:
 
 
 def classes() -> dict:
-    return build_mappings()[0]
+    return build_mappings(Runtime(PlainHost()))[0]
 
 
 def ui_name(widget: str) -> str:

@@ -117,24 +117,27 @@ def main(argv=None) -> int:
         os.environ["RUNCOMFY_BASE_URL"], os.environ["RUNCOMFY_API_TOKEN"] = sim.base_url, sim.token
         print(f"Bundled RunComfy simulator running at {sim.base_url}")
 
+    from nodes.app.pipeline import run_model
+    from nodes.app.plain_host import PlainHost
+    from nodes.app.refresh import refresh_prices_in_background
+    from nodes.app.runtime import Runtime
+    from nodes.app.status import StatusReporter
     from nodes.comfy.factory import default_values
-    from nodes.spec.registry import build_mappings
-    from nodes.comfy.runner import execute
-    from nodes.comfy.status import Reporter
+    from nodes.comfy.registry import build_mappings
 
-    cls = build_mappings()[0][NODE_ID]
+    rt = Runtime(PlainHost())                               # the pack's runtime, without ComfyUI
+    cls = build_mappings(rt)[0][NODE_ID]
     values = default_values(cls)
     picture = Image.open(args.image) if args.image else demo_image()
     picture.convert("RGB").save(out / "input.png")
     values.update(prompt=args.prompt, image=to_tensor(picture))
     print(f"{cls.SPEC.display_name} ({cls.SPEC.model_id}), input {picture.width}x{picture.height}")
-    from nodes.remote.service import JobService           # the price, as ComfyUI's start fetches it
-    refresh = JobService.shared().prices().refresh_in_background([cls.SPEC.model_id])
+    refresh = refresh_prices_in_background(rt, [cls.SPEC.model_id])   # as ComfyUI's start does
     if refresh is not None:
         refresh.join(15)
     started = time.monotonic()
     try:
-        outputs = execute(cls.SPEC, values, Reporter(sink=Printer()), should_cancel=lambda: False)
+        outputs = run_model(rt, cls.SPEC, values, StatusReporter(sink=Printer()))
     finally:
         print()
         if sim:

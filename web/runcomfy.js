@@ -1,4 +1,4 @@
-// RunComfy: the API token and daily spend limit in ComfyUI's Settings (Settings → RunComfy),
+// RunComfy: the API token and the pack's settings (daily spend limit …) in ComfyUI's Settings,
 // a price badge on every model node ("≈ $0.40", updated as its widgets change) and a
 // "RunComfy" sidebar tab listing recent jobs (status, age, cost, request id; cancel, copy,
 // load into workflow, open the result). The badge, tab and limit are in runcomfy_panel.js.
@@ -106,7 +106,7 @@ async function promptForToken() {
   await change(value.trim() ? "POST" : "DELETE", value.trim());
 }
 
-import { dailyLimitSetting, setupPanel, watchPrice } from "./runcomfy_panel.js";
+import { settingsEntry, setupPanel, watchPrice } from "./runcomfy_panel.js";
 
 app.registerExtension({
   name: "RunComfy.ModelAPI",
@@ -122,7 +122,7 @@ app.registerExtension({
       type: renderTokenEntry,
       defaultValue: "",
     },
-    dailyLimitSetting(),
+    settingsEntry(),
   ],
   commands: [
     { id: "RunComfy.SetApiToken", label: "RunComfy: Set API token…", icon: "pi pi-key", function: promptForToken },

@@ -104,41 +104,55 @@ export function watchPrice(node) {
   update();
 }
 
-// -- daily limit -------------------------------------------------------------------------------
-function renderLimitEntry() {
-  const box = el("div", {}, "display:flex;flex-direction:column;align-items:flex-end;gap:6px");
-  const state = el("span", { textContent: "Checking…" }, "opacity:0.8;font-size:0.9em");
-  const row = el("div", {}, "display:flex;gap:6px;align-items:center");
-  const input = el("input", { type: "number", min: "0", step: "0.5", placeholder: "USD per day",
-                              className: "p-inputtext p-component" }, "width:8rem");
+// -- settings ------------------------------------------------------------------------------------
+// Every setting the pack's table marks as shown (nodes/core/settings.py) is one row here, as
+// the route /runcomfy/settings lists it: a new shown setting appears without touching this file.
+function settingRow(view, refresh) {
+  const row = el("div", {}, "display:flex;flex-direction:column;align-items:flex-end;gap:4px");
+  const state = el("span", {}, "opacity:0.8;font-size:0.9em");
+  const controls = el("div", {}, "display:flex;gap:6px;align-items:center");
+  const input = el("input", { type: view.numeric ? "number" : "text", placeholder: view.unit,
+                              className: "p-inputtext p-component", title: view.what },
+                   view.numeric ? "width:8rem" : "width:16rem");
+  if (view.numeric) Object.assign(input, { min: "0", step: "0.5" });
   const save = el("button", { type: "button", textContent: "Save", className: "p-button p-component p-button-sm" });
-  const clear = el("button", { type: "button", textContent: "No limit",
+  const clear = el("button", { type: "button", textContent: view.clear_label || "Default",
                                className: "p-button p-component p-button-sm p-button-secondary" });
-  const show = (s) => {
-    if (s.problem) { state.textContent = s.problem; return; }
-    const where = s.source === "environment" ? ` (from ${s.env_var}, which wins)` : "";
-    state.textContent = s.daily_limit_usd == null ? "No daily limit" : `$${s.daily_limit_usd.toFixed(2)} a day${where}`;
-  };
+  const where = view.source === "environment" ? ` (from ${view.env_var}, which wins)` : "";
+  state.textContent = view.problem
+    || (view.value == null ? `${view.label}: ${view.clear_label || "default"}`
+                           : `${view.label}: ${view.value} ${view.unit}${where}`);
   const send = async (value) => {
-    try { show(await postJSON("/runcomfy/settings", { daily_limit_usd: value })); }
+    try { refresh(await postJSON("/runcomfy/settings", { [view.key]: value })); }
     catch (e) { state.textContent = e.message; }
   };
-  save.addEventListener("click", () => { if (input.value !== "") send(Number(input.value)); });
+  save.addEventListener("click", () => {
+    if (input.value !== "") send(view.numeric ? Number(input.value) : input.value.trim());
+  });
   clear.addEventListener("click", () => send(null));
-  getJSON("/runcomfy/settings").then(show, (e) => { state.textContent = e.message; });
-  row.append(input, save, clear);
-  box.append(state, row);
+  controls.append(input, save, clear);
+  row.append(state, controls);
+  return row;
+}
+
+function renderSettingsEntry() {
+  const box = el("div", {}, "display:flex;flex-direction:column;align-items:flex-end;gap:10px");
+  const show = (data) => {
+    box.replaceChildren(...(data.settings || []).map((view) => settingRow(view, show)));
+  };
+  box.textContent = "Checking…";
+  getJSON("/runcomfy/settings").then(show, (e) => { box.textContent = e.message; });
   return box;
 }
 
-export function dailyLimitSetting() {
+export function settingsEntry() {
   return {
     id: "RunComfy.DailyLimit",
     category: ["RunComfy", "Spending", "Daily limit"],
-    name: "Daily spend limit (USD)",
-    tooltip: "A job that would take today's RunComfy spend (charged plus still running) past this "
-      + "is refused before it is submitted. RUNCOMFY_DAILY_LIMIT_USD in the environment wins.",
-    type: renderLimitEntry,
+    name: "RunComfy settings",
+    tooltip: "Stored in the RunComfy config file in your ComfyUI user folder. The same setting in "
+      + "ComfyUI's environment (RUNCOMFY_…) wins.",
+    type: renderSettingsEntry,
     defaultValue: "",
   };
 }

@@ -13,11 +13,11 @@ from typing import Any
 
 import json
 
-from ..inputs.media import BY_NAME
 from ..inputs.rules import read_limits
 from ..results.outputs import output_tooltips, return_names, return_types
+from ..spec.kinds import MEDIA_KIND
 from ..spec.options import FRAME_OPTIONS as _FRAME, HIDDEN, options_for
-from ..spec.schema import (BOOL, COMBO, FLOAT, INT, INT32_MAX, INT32_MIN, JSON, MEDIA, MEDIA_LIST,
+from ..spec.model import (BOOL, COMBO, FLOAT, INT, INT32_MAX, INT32_MIN, JSON, MEDIA, MEDIA_LIST,
                            SEED, Field, ModelSpec)
 
 CATEGORY_ROOT = "RunComfy"
@@ -47,7 +47,7 @@ def tooltip(f: Field, allowed: str = "") -> str:
             seen.append(text)
     parts += seen
     if f.media:
-        unchecked = read_limits(f.validations, BY_NAME[f.media].rules).unchecked
+        unchecked = read_limits(f.validations, MEDIA_KIND[f.media].rules).unchecked
         parts += [f"Rule '{rule}' is checked by RunComfy only, not before the submit"
                   f"{f' ({text})' if text else ''}" for rule, text in unchecked]
     if f.problem:
@@ -115,7 +115,7 @@ def widget_for(f: Field) -> tuple:
 
 def media_inputs(f: Field) -> tuple[dict, dict]:
     """(widgets, sockets) for a media field: optional socket(s) of its kind plus a URL widget."""
-    kind = BY_NAME[f.media]
+    kind = MEDIA_KIND[f.media]
     if f.kind == MEDIA:
         sockets = {f.name: (kind.socket_type, {"tooltip": tooltip(
             f, f"{kind.connect_hint.capitalize()}, or give a URL below; when both are given the "
@@ -172,16 +172,17 @@ def default_values(node_class) -> dict:
     return values
 
 
-def make_node_class(spec: ModelSpec) -> type:
-    """Build the V1 node class for one model.
+def make_node_class(spec: ModelSpec, rt) -> type:
+    """Build the V1 node class for one model, running its jobs on the runtime ``rt``.
 
     No ``API_NODE`` flag: ComfyUI's frontend would draw its own price badge in Comfy credits
     (empty, for a node without its ``price_badge``); the pack's web extension draws the
     RunComfy estimate in US dollars instead."""
 
     async def run(self, **values):   # no named parameters: no schema field can clash with one
-        from .runner import run_node  # late import: the heavy parts load on first use
-        return await run_node(spec, values)
+        from ..app.pipeline import run_node   # deferred: the first job loads torch, PyAV and PIL
+        from ..app.plans import model_plan
+        return await run_node(rt, lambda r, item: model_plan(r, spec, item), values)
 
     desc = spec.description or f"{spec.display_name} on RunComfy's Model API."
     return type(spec.node_id, (), {
@@ -190,7 +191,7 @@ def make_node_class(spec: ModelSpec) -> type:
         "RETURN_NAMES": return_names(spec.output),
         "OUTPUT_TOOLTIPS": output_tooltips(spec.output),
         # Lists in (a CreateList of prompts, a folder of images): one job per item, all
-        # checked before the first submit; outputs are lists in item order (batch.py).
+        # checked before the first submit; outputs are lists in item order (app/pipeline.py).
         "INPUT_IS_LIST": True,
         "OUTPUT_IS_LIST": tuple(True for _ in return_names(spec.output)),
         "FUNCTION": "run",

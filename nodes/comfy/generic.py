@@ -4,21 +4,22 @@ a video and an audio clip (each kind encoded by its entry in the media kinds tab
 For models that have no node of their own yet.  Nothing is checked against a schema
 here (the node has none): the service checks the body and answers 422 before anything
 is paid.  What is checked locally, before the submit: the model id, that ``arguments``
-is a JSON object, and that connected images encode.  The journal, live status, Cancel
-and reuse rules are those of every model node (runner.run_body).
+is a JSON object, and that connected images encode.  The journal, live status, Cancel,
+reuse and list rules are those of every model node: it runs the same pipeline
+(app/pipeline.py) with its own plan.
 
 Widget order is part of the saved-workflow contract: append new widgets only.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 
-from ..errors import InputError
-from ..inputs.media import BY_NAME
+from ..core.errors import InputError
+from ..inputs.encoders import ENCODERS
 from ..results.outputs import output_tooltips, return_names, return_types
-from ..spec.schema import MEDIA, Field, ModelSpec
+from ..spec.kinds import MEDIA_KIND
+from ..spec.model import MEDIA, Field, ModelSpec
 from .factory import CATEGORY_ROOT, FRAME_OPTIONS
 
 NODE_ID = "RunComfy_Model"
@@ -59,7 +60,7 @@ def input_types() -> dict:
                                             "'image_field', in socket order."})
                 for i, name in enumerate(SOCKETS, start=1)}
     for socket, (kind_name, widget, default) in MEDIA_SOCKETS.items():   # appended: never reorder
-        kind = BY_NAME[kind_name]
+        kind = MEDIA_KIND[kind_name]
         required[widget] = ("STRING", {"default": default, "multiline": False,
                                        "tooltip": f"The request key the connected {socket} goes into."})
         optional[socket] = (kind.socket_type, {"tooltip": f"Optional: {kind.connect_hint}; sent "
@@ -96,9 +97,9 @@ def parse_arguments(text) -> dict:
 
 
 def minimal_spec(model_id: str, output: str) -> ModelSpec:
-    """What run_body needs: model id, output kind and a display name; no fields."""
+    """What its plan needs: model id, output kind and a display name; no fields."""
     return ModelSpec(model_id=model_id, node_id=NODE_ID, display_name=f"{TITLE} ({model_id})",
-                     category="", output=output, fields=[])
+                     category="", output=output, fields=())
 
 
 def image_key(values: dict) -> str:
@@ -125,97 +126,102 @@ def connected_media(values: dict) -> list[tuple[str, str, object]]:
             for socket in MEDIA_SOCKETS if values.get(socket) is not None]
 
 
-def encode_connected(spec: ModelSpec, kind_name: str, key: str, socket: str, value, notes: list) -> str:
+def encode_connected(spec: ModelSpec, kind_name: str, key: str, socket: str, value):
     """One connected value as its kind's encoder sends it (no model limits: no schema here)."""
-    from ..inputs.prepare import Context, Item   # late: the encoders load torch / av / PIL
+    from ..inputs.prepare import Context, Item   # deferred: the encoders load torch / av / PIL
     from ..inputs.rules import Limits
-    kind = BY_NAME[kind_name]
-    f = Field(key=key, name=socket, kind=MEDIA, media=kind.name)
-    return kind.encode(Item(f"input '{socket}'", socket, value),
-                       Context(spec.display_name, f, Limits(), True, 16.0, notes))
+    f = Field(key=key, name=socket, kind=MEDIA, media=kind_name)
+    return ENCODERS[kind_name].encode(Item(f"input '{socket}'", socket, value),
+                                      Context(spec.display_name, f, Limits(), True, 16.0))
 
 
-def build_body(spec: ModelSpec, values: dict, notes: list) -> dict:
-    """arguments + connected media (data URIs, no model limits here) → the request body."""
-    body = parse_arguments(values.get("arguments", "{}"))
+def build_body(spec: ModelSpec, values: dict) -> tuple[dict, list[str]]:
+    """(arguments + connected media (data URIs, no model limits here) → the request body, notes)."""
+    body, notes = parse_arguments(values.get("arguments", "{}")), []
     for socket, key, value in connected_media(values):
         if key in body:
             notes.append(f"'{key}' in arguments is replaced by the connected {socket}.")
-        body[key] = encode_connected(spec, MEDIA_SOCKETS[socket][0], key, socket, value, notes)
+        encoded = encode_connected(spec, MEDIA_SOCKETS[socket][0], key, socket, value)
+        body[key] = encoded.uri
+        notes += encoded.notes
     connected = [(name, values.get(name)) for name in SOCKETS if values.get(name) is not None]
     if not connected:
-        return body
+        return body, notes
     key = image_key(values)
-    urls = [encode_connected(spec, "image", key, name, tensor, notes) for name, tensor in connected]
+    urls = []
+    for name, tensor in connected:
+        encoded = encode_connected(spec, "image", key, name, tensor)
+        urls.append(encoded.uri)
+        notes += encoded.notes
     if key in body:
         notes.append(f"'{key}' in arguments is replaced by the connected image(s).")
     body[key] = urls if key.endswith("s") or len(urls) > 1 else urls[0]
-    return body
+    return body, notes
 
 
 def media_of(values: dict, legacy: bool = False) -> dict:
     """The connected media as content hashes, by request key (``legacy``: as version 2 hashed)."""
     connected = [values.get(name) for name in SOCKETS if values.get(name) is not None]
-    media = {image_key(values): [BY_NAME["image"].digest_of(t, legacy) for t in connected]} \
+    media = {image_key(values): [ENCODERS["image"].digest(t, legacy) for t in connected]} \
         if connected else {}
     for socket, key, value in connected_media(values):
-        media[f"{socket}:{key}"] = [BY_NAME[MEDIA_SOCKETS[socket][0]].digest_of(value, legacy)]
+        media[f"{socket}:{key}"] = [ENCODERS[MEDIA_SOCKETS[socket][0]].digest(value, legacy)]
     return media
 
 
-def execute(values: dict, reporter=None, *, client=None, service=None, **kw) -> dict:
-    """The node's work as a plain function (blocking): check, encode, submit, fetch."""
+def generic_plan(rt, values: dict):
+    """The node's values → its plan: the model id, the arguments (a JSON object that can be
+    sent) and the connected media checked; the media encoded only if the job is new."""
+    from ..app.plans import Plan, Prepared       # deferred: the first job loads torch / av / PIL
     from ..inputs.fingerprint import fingerprint, legacy_fingerprint
     from ..inputs.request import encode_body
-    from .runner import finish
-    from ..remote.service import JobService, Prepared, Ticket
     from ..spec.estimate import estimate
-    from .status import Reporter
     model_id = check_model_id(values.get("model_id"))
     output = str(values.get("output") or "video")
     if output not in OUTPUTS:
         raise InputError(f"{TITLE}: widget 'output' is {output!r}; choose one of "
                          f"{', '.join(OUTPUTS)}.")
     spec = minimal_spec(model_id, "video")          # its outputs are the video node's, always
-    reporter = reporter or Reporter()
     arguments = parse_arguments(values.get("arguments", "{}"))
     encode_body(arguments, f"{TITLE}: widget 'arguments'")      # NaN, bad text: fail now
     media = media_of(values)
 
     def prepare() -> Prepared:
-        notes: list[str] = []
-        body = build_body(spec, values, notes)
+        body, notes = build_body(spec, values)
         earlier = (legacy_fingerprint(model_id, body),
                    fingerprint(model_id, arguments, media_of(values, legacy=True), {}, 2))
-        return Prepared(encode_body(body, TITLE), earlier, notes)
+        return Prepared(encode_body(body, TITLE), earlier, tuple(notes))
 
-    service = service or JobService.shared()
-    ticket = Ticket(model_id, spec.display_name, fingerprint(model_id, arguments, media, {}), prepare,
-                    estimate(spec, arguments, service.prices().get(spec)))
     options = {k: values.get(k, d) for k, d in FRAME_DEFAULTS.items()}
-    return finish(spec, ticket, options, reporter, client=client, service=service, **kw)
+    return Plan(model_id, spec.display_name, spec.output, options,
+                fingerprint=fingerprint(model_id, arguments, media, {}),
+                estimate=estimate(spec, arguments, rt.prices.get(spec)), prepare=prepare)
 
 
-class RunComfyModel:
-    """Run any RunComfy model by id; arguments as JSON."""
+def generic_node(rt) -> type:
+    """The node class, running its jobs on the runtime ``rt``."""
 
-    @classmethod
-    def INPUT_TYPES(cls):
-        return input_types()
+    class RunComfyModel:
+        """Run any RunComfy model by id; arguments as JSON."""
 
-    RETURN_TYPES = return_types("video")
-    RETURN_NAMES = return_names("video")
-    OUTPUT_TOOLTIPS = output_tooltips("video")
-    FUNCTION = "run"
-    CATEGORY = CATEGORY_ROOT
-    DESCRIPTION = ("Runs any RunComfy model by its id, for models without a node of their own: "
-                   "give the request body as JSON in 'arguments', connect up to three images, "
-                   "a video and an audio clip. "
-                   "Each run is a paid RunComfy job; RunComfy checks the body before charging.")
+        @classmethod
+        def INPUT_TYPES(cls):
+            return input_types()
 
-    async def run(self, **values):
-        from .status import Reporter
-        from ..remote.service import JobService
-        reporter = Reporter(values.pop("unique_id", None))
-        pool = JobService.shared().pool          # not Python's default pool (cores + 4)
-        return await asyncio.get_running_loop().run_in_executor(pool, lambda: execute(values, reporter))
+        RETURN_TYPES = return_types("video")
+        RETURN_NAMES = return_names("video")
+        OUTPUT_TOOLTIPS = output_tooltips("video")
+        INPUT_IS_LIST = True                 # lists in: one job per item, as every model node
+        OUTPUT_IS_LIST = tuple(True for _ in RETURN_NAMES)
+        FUNCTION = "run"
+        CATEGORY = CATEGORY_ROOT
+        DESCRIPTION = ("Runs any RunComfy model by its id, for models without a node of their own: "
+                       "give the request body as JSON in 'arguments', connect up to three images, "
+                       "a video and an audio clip. "
+                       "Each run is a paid RunComfy job; RunComfy checks the body before charging.")
+
+        async def run(self, **values):
+            from ..app.pipeline import run_node  # deferred: the first job loads torch, PyAV and PIL
+            return await run_node(rt, generic_plan, values)
+
+    return RunComfyModel

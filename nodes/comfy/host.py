@@ -1,103 +1,104 @@
-"""Everything that touches ComfyUI internals lives here, each with a plain fallback.
+"""Everything that touches ComfyUI internals lives here: ComfyUI as the pack's host (core/host.py).
 
-The rest of the pack calls these functions and never imports ComfyUI itself, so the
-pack (and its tests) run without ComfyUI installed.  Outside ComfyUI, folders come from
-environment variables (RUNCOMFY_USER_DIR, RUNCOMFY_OUTPUT_DIR) or the system temp dir,
-status goes to the log, and Cancel is never pressed.
+``ComfyHost`` is ComfyUI: its user and output folders, live text and the progress bar on a
+node, the Cancel button and ComfyUI's own VIDEO type, each call with the plain host's
+behaviour (app/plain_host.py) as its fallback where a fallback is safe.  The folders are not:
+inside ComfyUI, a user folder ComfyUI cannot name is an error (HostError), never another
+folder, because the journal that keeps jobs from being paid twice lives there.
+
+The rest of the pack receives a host and never imports ComfyUI, so it runs and is tested
+without ComfyUI installed.
 """
 from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
+
+from ..app.plain_host import PlainHost
+from ..core.host import HostError
 
 log = logging.getLogger("runcomfy")
 
 
-def _folder_paths():
-    try:
-        import folder_paths  # ComfyUI's module
-        return folder_paths
-    except Exception:
-        return None
+class ComfyHost(PlainHost):
+    """The pack inside ComfyUI (``RUNCOMFY_USER_DIR`` / ``RUNCOMFY_OUTPUT_DIR`` still win)."""
 
-
-def in_comfyui() -> bool:
-    """True when the pack runs inside ComfyUI (its server exists)."""
-    return _prompt_server() is not None
-
-
-def user_dir() -> Path:
-    """Where the pack keeps user data (config, journal, user models): <ComfyUI user>/runcomfy."""
-    env = os.environ.get("RUNCOMFY_USER_DIR")
-    if env:
-        return Path(env)
-    fp = _folder_paths()
-    if fp is not None:
-        return Path(fp.get_user_directory()) / "runcomfy"
-    return Path(os.path.expanduser("~")) / ".config" / "comfyui-runcomfy"
-
-
-def output_dir() -> Path:
-    env = os.environ.get("RUNCOMFY_OUTPUT_DIR")
-    if env:
-        return Path(env)
-    fp = _folder_paths()
-    if fp is not None:
-        return Path(fp.get_output_directory())
-    return Path(tempfile.gettempdir()) / "runcomfy-output"
-
-
-def interrupted() -> bool:
-    """True when the user pressed ComfyUI's Cancel."""
-    try:
-        import comfy.model_management as mm
-        return bool(mm.processing_interrupted())
-    except Exception:
-        return False
-
-
-def raise_interrupt() -> None:
-    """Raise the exception ComfyUI treats as a clean interrupt (or our own outside it)."""
-    try:
-        import comfy.model_management as mm
-        exc = mm.InterruptProcessingException
-    except Exception:
-        from ..errors import Interrupted as exc
-    raise exc()
-
-
-def show_status(node_id, text: str, notes=()) -> None:
-    """Live text on the node (with standing notes under it); outside ComfyUI, the log."""
-    server = _prompt_server()
-    if server is not None and node_id is not None:
+    def user_dir(self) -> Path:
+        env = os.environ.get("RUNCOMFY_USER_DIR")
+        if env:
+            return Path(env)
         try:
-            server.send_progress_text("\n".join([text, *notes]), node_id)
+            import folder_paths  # ComfyUI's module
+            return Path(folder_paths.get_user_directory()) / "runcomfy"
+        except Exception as e:  # noqa: BLE001 - any failure: no journal may be guessed
+            raise HostError(f"ComfyUI's user folder cannot be read ({type(e).__name__}: {e}), so the "
+                            "RunComfy journal cannot be found and no paid job is run (a journal "
+                            "kept elsewhere could pay twice for the same inputs). Set "
+                            "RUNCOMFY_USER_DIR, or check ComfyUI's --user-directory.") from None
+
+    def output_dir(self) -> Path:
+        env = os.environ.get("RUNCOMFY_OUTPUT_DIR")
+        if env:
+            return Path(env)
+        try:
+            import folder_paths
+            return Path(folder_paths.get_output_directory())
+        except Exception as e:  # noqa: BLE001
+            raise HostError(f"ComfyUI's output folder cannot be read ({type(e).__name__}: {e}); set "
+                            "RUNCOMFY_OUTPUT_DIR or check ComfyUI's --output-directory.") from None
+
+    def interrupted(self) -> bool:
+        try:
+            import comfy.model_management as mm
+            return bool(mm.processing_interrupted())
+        except Exception:
+            return False
+
+    def raise_interrupt(self) -> None:
+        """Raise the exception ComfyUI treats as a clean interrupt."""
+        try:
+            import comfy.model_management as mm
+            exc = mm.InterruptProcessingException
+        except Exception:
+            return super().raise_interrupt()
+        raise exc()
+
+    def show_status(self, node_id, text: str, notes=()) -> None:
+        server = prompt_server()
+        if server is not None and node_id is not None:
+            try:
+                server.send_progress_text("\n".join([text, *notes]), node_id)
+                return
+            except Exception:
+                pass
+        log.info("%s", text)
+
+    def show_progress(self, node_id, value: float, total: float) -> None:
+        if prompt_server() is None or node_id is None:
             return
+        try:
+            import comfy.utils
+            hook = comfy.utils.PROGRESS_BAR_HOOK
+            if hook is not None:   # hook(value, total, preview, prompt_id=None, node_id=None)
+                hook(value, total, None, node_id=node_id)
         except Exception:
             pass
-    log.info("%s", text)
+        except BaseException as exc:
+            # On Cancel the hook raises ComfyUI's interrupt (a BaseException) in this worker
+            # thread *and clears the flag*.  Raised here it would abort a paid download, and the
+            # cleared flag would hide the Cancel from every other waiting job: re-arm it instead;
+            # the job's own polling turns it into the interrupt in one place (app/waiting.py).
+            if not _rearm_interrupt(exc):
+                raise
 
-
-def show_progress(node_id, value: float, total: float) -> None:
-    server = _prompt_server()
-    if server is None or node_id is None:
-        return
-    try:
-        import comfy.utils
-        hook = comfy.utils.PROGRESS_BAR_HOOK
-        if hook is not None:   # hook(value, total, preview, prompt_id=None, node_id=None)
-            hook(value, total, None, node_id=node_id)
-    except Exception:
-        pass
-    except BaseException as exc:
-        # On Cancel the hook raises ComfyUI's interrupt (a BaseException) in this worker
-        # thread *and clears the flag*.  Raised here it would abort a paid download, and the
-        # cleared flag would hide the Cancel from every other waiting job: re-arm it instead;
-        # the job's own polling turns it into the interrupt in one place (service.wait).
-        if not _rearm_interrupt(exc):
-            raise
+    def video_from_file(self, path):
+        """ComfyUI's native VIDEO object for a file (the plain stand-in if it cannot be made)."""
+        try:
+            from comfy_api.latest import InputImpl
+            return InputImpl.VideoFromFile(str(path))
+        except Exception:
+            return super().video_from_file(path)
 
 
 def _rearm_interrupt(exc: BaseException) -> bool:
@@ -111,12 +112,17 @@ def _rearm_interrupt(exc: BaseException) -> bool:
     return False
 
 
-def _prompt_server():
+def prompt_server():
     try:
         from server import PromptServer
         return PromptServer.instance
     except Exception:
         return None
+
+
+def in_comfyui() -> bool:
+    """True when the pack runs inside ComfyUI (its server exists)."""
+    return prompt_server() is not None
 
 
 def add_routes(register) -> bool:
@@ -125,7 +131,7 @@ def add_routes(register) -> bool:
     ComfyUI creates PromptServer before loading custom nodes and copies ``routes`` into
     its app (also under /api) afterwards, so this works at import time.  False outside it.
     """
-    routes = getattr(_prompt_server(), "routes", None)
+    routes = getattr(prompt_server(), "routes", None)
     if routes is None:
         return False
     try:
@@ -140,23 +146,11 @@ def add_routes(register) -> bool:
 def existing_node_ids() -> set[str]:
     """Node ids ComfyUI (core and the packs loaded before this one) already has; empty
     outside ComfyUI.  ComfyUI's own module is ``nodes`` too: only its mappings count."""
-    if _folder_paths() is None:
-        return set()
     try:
+        import folder_paths  # noqa: F401 - only inside ComfyUI
         import importlib
         core = importlib.import_module("nodes")
         mappings = getattr(core, "NODE_CLASS_MAPPINGS", None)
         return set(mappings) if isinstance(mappings, dict) else set()
     except Exception:
         return set()
-
-
-def video_from_file(path):
-    """ComfyUI's native VIDEO object for a file; outside ComfyUI a plain stand-in with the
-    same methods the pack uses (results/local_video.py)."""
-    try:
-        from comfy_api.latest import InputImpl
-        return InputImpl.VideoFromFile(str(path))
-    except Exception:
-        from ..results.local_video import LocalVideo
-        return LocalVideo(path)

@@ -1,74 +1,58 @@
 """RunComfy Load Result: the outputs of any request id, journaled or not, without paying again.
 
-Uses the journaled local file when it is still on disk, else the journaled URLs, else
-asks the service for the result (waiting for it if the job is still running).
+Uses the journaled local file when it is still on disk, else the journaled URLs, else asks
+the service for the result (waiting for it if the job is still running).  It runs the same
+pipeline as every model node (app/pipeline.py) with a plan that names a request instead of
+inputs, so it never submits.
 """
 from __future__ import annotations
 
-import asyncio
-
-from . import host
-from ..remote.client import safe_id, usable_request_id
-from ..errors import InputError
+from ..core.errors import InputError
+from ..remote.client import usable_request_id
 from ..results.outputs import output_tooltips, return_names, return_types
-from .factory import FRAME_OPTIONS
 from ..spec.options import defaults
-from ..spec.schema import ModelSpec
-from .status import Reporter
+from .factory import FRAME_OPTIONS
 
 NODE_ID = "RunComfy_LoadResult"
 DISPLAY_NAME = "RunComfy Load Result"
 
 
-def load(request_id: str, options: dict, reporter: Reporter, *, client=None, service=None,
-         should_cancel=host.interrupted) -> dict:
-    from .runner import build_outputs            # late: decoding loads on first use
-    from ..remote.service import JobService
-    request_id = (request_id or "").strip()
+def request_plan(rt, values: dict):
+    """The node's values → a plan that loads ``request_id`` (checked) and never submits."""
+    from ..app.plans import Plan                 # deferred: the first job loads torch / av / PIL
+    request_id = str(values.get("request_id") or "").strip()
     if not request_id:
         raise InputError(f"{DISPLAY_NAME}: widget 'request_id' is empty. Paste a RunComfy request id "
                          "(the node outputs it, and the journal keeps every one).")
     if not usable_request_id(request_id):
         raise InputError(f"{DISPLAY_NAME}: widget 'request_id' is not a request id (too long or "
                          "with control characters). Paste the id the node printed.")
-    service = service or JobService.shared()
-    journal = service.journal()
-    clients = service.clients(client)         # made only when the network is needed (token)
-    entry = journal.get(request_id)
-    if entry is None or not (entry.local_files() or entry.urls):
-        reporter.say("loading", f"Asking RunComfy for request {safe_id(request_id)}…")
-        if entry is None:
-            journal.add_loaded(request_id)
-            entry = journal.get(request_id)
-        entry = service.wait(journal, clients(), entry, reporter, should_cancel,
-                             cancel_on_interrupt=False)
-    else:
-        reporter.note(f"From the journal: request {safe_id(request_id)} ({entry.model_id})")
-    entry, files = service.fetch_files(journal, clients, entry, reporter, should_cancel)
-    spec = ModelSpec(entry.model_id, NODE_ID, DISPLAY_NAME, "", "video", [])
-    outputs = build_outputs(spec, entry, files, {**defaults(), **options}, reporter)
-    reporter.done(f"Loaded request {safe_id(request_id)} · no new charge")
-    return outputs
+    options = {**defaults(), **{k: v for k, v in values.items() if k in dict(FRAME_OPTIONS)}}
+    return Plan("unknown/model", DISPLAY_NAME, "video", options, request_id=request_id)
 
 
-class LoadResult:
-    DESCRIPTION = ("Load the result of a RunComfy request by its id: from the journal when it was "
-                   "run here (even after a restart), else from RunComfy. Never submits a job.")
-    CATEGORY = "RunComfy"
-    FUNCTION = "run"
-    RETURN_TYPES = return_types("video")
-    RETURN_NAMES = return_names("video")
-    OUTPUT_TOOLTIPS = output_tooltips("video")
+def load_result_node(rt) -> type:
+    """The node class, loading on the runtime ``rt``."""
 
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"request_id": ("STRING", {"default": "", "tooltip": "A RunComfy request id."}),
-                             **dict(FRAME_OPTIONS)},
-                "hidden": {"unique_id": "UNIQUE_ID"}}
+    class LoadResult:
+        DESCRIPTION = ("Load the result of a RunComfy request by its id: from the journal when it "
+                       "was run here (even after a restart), else from RunComfy. Never submits a job.")
+        CATEGORY = "RunComfy"
+        FUNCTION = "run"
+        RETURN_TYPES = return_types("video")
+        RETURN_NAMES = return_names("video")
+        OUTPUT_TOOLTIPS = output_tooltips("video")
+        INPUT_IS_LIST = True                 # a list of request ids loads each
+        OUTPUT_IS_LIST = tuple(True for _ in RETURN_NAMES)
 
-    async def run(self, request_id: str, unique_id=None, **options):
-        from ..remote.service import JobService
-        reporter = Reporter(unique_id)
-        pool = JobService.shared().pool          # not Python's default pool (cores + 4)
-        return await asyncio.get_running_loop().run_in_executor(
-            pool, lambda: load(request_id, options, reporter))
+        @classmethod
+        def INPUT_TYPES(cls):
+            return {"required": {"request_id": ("STRING", {"default": "", "tooltip": "A RunComfy request id."}),
+                                 **dict(FRAME_OPTIONS)},
+                    "hidden": {"unique_id": "UNIQUE_ID"}}
+
+        async def run(self, **values):
+            from ..app.pipeline import run_node  # deferred: the first job loads torch, PyAV and PIL
+            return await run_node(rt, request_plan, values)
+
+    return LoadResult

@@ -8,28 +8,28 @@ carry only ``set``, the last four characters and where the token comes from.
 from __future__ import annotations
 
 import logging
-import os
 
 from aiohttp import web
 
-from .. import settings
-from ..errors import redact
+from ..core.errors import redact
+from ..core.settings import MIN_TOKEN, ConfigFileError, Settings, env_token
+from ..core.settings import token_problem as problem_of
 from .guard import json_body, refuse, reply, same_origin
 
 log = logging.getLogger("runcomfy")
 
 PATH = "/runcomfy/token"
-MIN_TOKEN = settings.MIN_TOKEN
 
 
 # -- what the page may see ----------------------------------------------------------------
-def status() -> dict:
+def status(settings: Settings) -> dict:
     """Whether a token is set, its last 4 characters and where it comes from — never more;
     ``problem`` says what is wrong with the config file, when it cannot be read."""
-    env_var = next((n for n in settings.TOKEN_ENV if os.environ.get(n, "").strip()), "")
-    problem = settings.config_problem()
-    token, source = (os.environ[env_var].strip(), "environment") if env_var else \
-        (None, "none") if problem else settings.token_source()
+    token, env_var = env_token()
+    problem = settings.problem()
+    source = "environment" if token else "none"
+    if not token and not problem:
+        token, source = settings.token_source()
     saved = not problem and bool(str(settings.read_config().get("api_token") or "").strip())
     last4 = token[-4:] if token and len(token) >= MIN_TOKEN else ""
     message = problem or {
@@ -43,51 +43,54 @@ def status() -> dict:
 
 
 # -- handlers -----------------------------------------------------------------------------
-@same_origin
-async def get_token(request: web.Request) -> web.Response:
-    return reply(status())
+def handlers(settings: Settings) -> dict:
+    """(method → handler) of the token route, bound to one user folder's settings."""
 
+    @same_origin
+    async def get_token(request: web.Request) -> web.Response:
+        return reply(status(settings))
 
-@same_origin
-@json_body
-async def post_token(request: web.Request, data) -> web.Response:
-    if not isinstance(data, dict) or "token" not in data:
-        return refuse(400, 'Send JSON like {"token": "..."}.')
-    token = data["token"]
-    if token is None:
-        token = ""
-    if not isinstance(token, str):
-        return refuse(400, "The token must be a string.")
-    problem = token_problem(token)
-    if problem:
-        return refuse(400, problem)
-    return save(token or None)
+    @same_origin
+    @json_body
+    async def post_token(request: web.Request, data) -> web.Response:
+        if not isinstance(data, dict) or "token" not in data:
+            return refuse(400, 'Send JSON like {"token": "..."}.')
+        token = data["token"]
+        if token is None:
+            token = ""
+        if not isinstance(token, str):
+            return refuse(400, "The token must be a string.")
+        problem = token_problem(token)
+        if problem:
+            return refuse(400, problem)
+        return save(settings, token or None)
 
+    @same_origin
+    async def delete_token(request: web.Request) -> web.Response:
+        return save(settings, None)
 
-@same_origin
-async def delete_token(request: web.Request) -> web.Response:
-    return save(None)
+    return {"GET": get_token, "POST": post_token, "DELETE": delete_token}
 
 
 def token_problem(token: str) -> str | None:
     """Why this string cannot be a token (None: fine; "" clears).  Never quotes it."""
-    return None if token == "" else settings.token_problem(token)
+    return None if token == "" else problem_of(token)
 
 
-def save(token: str | None) -> web.Response:
+def save(settings: Settings, token: str | None) -> web.Response:
     try:
         settings.set_token(token)
-    except settings.ConfigFileError as e:
+    except ConfigFileError as e:
         return refuse(409, str(e))               # never rewrite a file we cannot read
     except OSError as e:
-        log.warning("RunComfy: could not write the config file %s (%s)", settings.config_path(),
+        log.warning("RunComfy: could not write the config file %s (%s)", settings.config_path,
                     type(e).__name__)
-        return refuse(500, redact(f"Could not write {settings.config_path()}: {e.strerror or e}", token))
+        return refuse(500, redact(f"Could not write {settings.config_path}: {e.strerror or e}", token))
     log.info("RunComfy: API token %s from the Settings page", "saved" if token else "cleared")
-    return reply(status())
+    return reply(status(settings))
 
 
-def register(routes) -> None:
+def register(routes, settings: Settings) -> None:
     """Add the token route to an aiohttp RouteTableDef (ComfyUI's PromptServer.instance.routes).
 
     ComfyUI serves every such route both at its path and under /api (the page calls
@@ -95,6 +98,5 @@ def register(routes) -> None:
     """
     if any(getattr(r, "path", None) == PATH for r in routes):
         return
-    routes.get(PATH)(get_token)
-    routes.post(PATH)(post_token)
-    routes.delete(PATH)(delete_token)
+    for method, handler in handlers(settings).items():
+        routes.route(method, PATH)(handler)

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import io
 import wave
-from dataclasses import dataclass
-from fractions import Fraction
 
 import av
 import numpy as np
 import torch
 
-from ..errors import InputError
-from .media import BY_NAME, data_uri
+from ..core.errors import InputError
+from ..spec.kinds import MEDIA_KIND
+from ..codec.sound import MP3_RATES, add_audio, stream_rate
+from .encoded import Encoded, data_uri
 
-AUDIO = BY_NAME["audio"]
-MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-AAC_RATE = 44100
+AUDIO = MEDIA_KIND["audio"]
 WAV_HEADER = 44                   # RIFF, fmt and data chunk headers of a PCM WAV
 MP3_BIT_RATE = 192_000
 MP3_CAPS = {8000: 64_000, 11025: 64_000, 12000: 64_000, 16000: 160_000, 22050: 160_000,
@@ -32,7 +30,7 @@ MP3_CAPS = {8000: 64_000, 11025: 64_000, 12000: 64_000, 16000: 160_000, 22050: 1
 MP3_SLACK = 0.99                  # the floor stays under every real MP3 (headers, padding add)
 
 
-def encode_item(item, ctx) -> str:
+def encode_item(item, ctx) -> Encoded:
     name = item.socket or ctx.field.name
     samples, rate = clip_of(ctx.who, name, item.value)
     channels, n = samples.shape
@@ -43,11 +41,11 @@ def encode_item(item, ctx) -> str:
                          f"{ctx.limits.bounds('duration')}. Trim it first.")
     as_wav = wav_size(n, channels)
     if as_wav <= AUDIO.byte_budget(ctx.limits, "audio/wav")[0]:
-        return data_uri(wav_bytes(samples, rate), "audio/wav")
+        return Encoded(data_uri(wav_bytes(samples, rate), "audio/wav"))
     return mp3_uri(ctx, name, samples, rate, as_wav)
 
 
-def mp3_uri(ctx, name: str, samples: np.ndarray, rate: int, as_wav: int) -> str:
+def mp3_uri(ctx, name: str, samples: np.ndarray, rate: int, as_wav: int) -> Encoded:
     """The clip as MP3, for one whose WAV (``as_wav`` bytes) is over the limit; refused
     from its length alone when even the MP3 cannot fit."""
     budget, why = AUDIO.byte_budget(ctx.limits, "audio/mpeg")
@@ -56,9 +54,9 @@ def mp3_uri(ctx, name: str, samples: np.ndarray, rate: int, as_wav: int) -> str:
         raise InputError(refusal)
     data = mp3_bytes(samples, rate)
     if len(data) <= budget:
-        ctx.notes.append(f"{name}: sent as MP3 ({mp3_bit_rate(rate) // 1000} kbit/s): as WAV it would "
-                         f"be {as_wav / 1e6:.1f} MB, over {why}.")
-        return data_uri(data, "audio/mpeg")
+        return Encoded(data_uri(data, "audio/mpeg"), (
+            f"{name}: sent as MP3 ({mp3_bit_rate(rate) // 1000} kbit/s): as WAV it would be "
+            f"{as_wav / 1e6:.1f} MB, over {why}.",))
     raise InputError(f"{ctx.who}: input '{name}' ({samples.shape[1] / rate:.0f} s) is "
                      f"{len(data) / 1e6:.1f} MB even as MP3, over {why}. Shorten it or give an "
                      "https:// link.")
@@ -148,60 +146,3 @@ def mp3_bytes(samples: np.ndarray, rate: int) -> bytes:
         add_audio(out, {"waveform": torch.from_numpy(samples)[None], "sample_rate": rate},
                   codec="libmp3lame", bit_rate=MP3_BIT_RATE, rates=MP3_RATES)
     return buf.getvalue()
-
-
-@dataclass
-class Track:
-    """An audio stream declared in an output container, with the samples it is to carry."""
-    stream: object
-    samples: np.ndarray     # float32 [1 or 2 channels, n]
-    rate: int               # the samples' own rate (the stream's may differ: resampled)
-    layout: str             # "mono" or "stereo"
-
-
-def add_audio(out, audio: dict, **options) -> None:
-    """Declare and encode an AUDIO at once: for a container that carries nothing else (MP3)."""
-    encode_audio(out, declare_audio(out, audio, **options))
-
-
-def declare_audio(out, audio: dict, *, codec: str = "aac", bit_rate: int = 160_000,
-                  rates=None) -> Track:
-    """A new audio stream in an open output container (AAC in MP4 by default), for the AUDIO.
-
-    Every stream must be declared before the first packet is muxed (PyAV cannot add one
-    later), so a video with sound declares this before encoding its frames.  Mono stays
-    mono; more than two channels are mixed down to stereo.  The rate is kept when the
-    codec takes it, else resampled (to 44.1 kHz)."""
-    samples = torch.as_tensor(audio["waveform"]).detach().to("cpu", torch.float32)
-    samples = (samples[0] if samples.dim() == 3 else samples).numpy()
-    rate = int(audio["sample_rate"])
-    if samples.shape[0] > 2:
-        samples = np.stack([samples[0::2].mean(0), samples[1::2].mean(0)])
-    layout = "mono" if samples.shape[0] == 1 else "stereo"
-    stream = out.add_stream(codec, rate=stream_rate(rate, codec, rates))
-    stream.layout = layout
-    stream.bit_rate = bit_rate
-    return Track(stream, samples, rate, layout)
-
-
-def stream_rate(rate: int, codec: str, rates) -> int:
-    """The rate a codec's stream runs at for samples at ``rate``: kept when it takes it."""
-    return rate if (rates is None and codec != "aac") or (rates and rate in rates) else AAC_RATE
-
-
-def encode_audio(out, track: Track) -> None:
-    """Encode a declared track's samples (resampled to its stream's rate) and flush it."""
-    stream, samples, rate = track.stream, track.samples, track.rate
-    resampler = av.AudioResampler(format=stream.format.name, layout=track.layout, rate=stream.rate)
-    step = 4096
-    for start in range(0, samples.shape[1], step):
-        part = np.ascontiguousarray(samples[:, start:start + step], dtype=np.float32)
-        frame = av.AudioFrame.from_ndarray(part, format="fltp", layout=track.layout)
-        frame.sample_rate = rate
-        frame.time_base = Fraction(1, rate)
-        frame.pts = start
-        for f in resampler.resample(frame):
-            out.mux(stream.encode(f))
-    for f in resampler.resample(None):
-        out.mux(stream.encode(f))
-    out.mux(stream.encode(None))

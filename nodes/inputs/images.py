@@ -18,11 +18,12 @@ import re
 import torch
 from PIL import Image
 
-from ..errors import InputError
-from .media import BY_NAME, data_uri
+from ..core.errors import InputError
+from ..spec.kinds import MEDIA_KIND
+from .encoded import Encoded, data_uri
 from .rules import Limits
 
-IMAGE = BY_NAME["image"]
+IMAGE = MEDIA_KIND["image"]
 DATA_URI_MAX = IMAGE.inline_max        # one data URI, counted on the base64 string (6 MiB)
 # compress_level 1: bench/bench_encode.py on a noisy 1920x1080 frame gives 0.28 s / 3.26 MB,
 # against 1.15-1.35 s / 2.75 MB for PIL's default (level 6): 4-5x faster for 19% more bytes;
@@ -33,20 +34,19 @@ JPEG_QUALITIES = (95, 90, 85, 80, 70, 60, 50)
 NO_ALPHA = re.compile(r"\bno[ -]alpha\b|\bwithout (an )?alpha\b|\bno transparen", re.I)
 
 
-def encode_item(item, ctx) -> str:
+def encode_item(item, ctx) -> Encoded:
     """A connected IMAGE (one item of a media field) → a data URI within the field's rules."""
     return encode_tensor(ctx.who, ctx.field, item.socket or ctx.field.name, item.value,
-                         ctx.limits, ctx.fit, ctx.notes)
+                         ctx.limits, ctx.fit)
 
 
-def encode_mask_item(item, ctx) -> str:
+def encode_mask_item(item, ctx) -> Encoded:
     """A connected MASK ([H,W] or [1,H,W], 1 = white) → a greyscale PNG data URI; an IMAGE
     connected to a mask field is sent as it is."""
     t = torch.as_tensor(item.value).detach()
     if t.dim() in (2, 3):
         t = (t.unsqueeze(0) if t.dim() == 2 else t).unsqueeze(-1)   # → [1,H,W,1]
-    return encode_tensor(ctx.who, ctx.field, item.socket or ctx.field.name, t,
-                         ctx.limits, ctx.fit, ctx.notes)
+    return encode_tensor(ctx.who, ctx.field, item.socket or ctx.field.name, t, ctx.limits, ctx.fit)
 
 
 def split_images(value) -> list:
@@ -63,19 +63,21 @@ def split_masks(value) -> list:
     return split_images(value)
 
 
-def encode_tensor(who: str, f, name, tensor, lim: Limits, fit: bool, notes: list) -> str:
+def encode_tensor(who: str, f, name, tensor, lim: Limits, fit: bool) -> Encoded:
     """One IMAGE tensor → a data URI that satisfies the field's limits (or InputError)."""
     pixels = to_uint8(who, name, tensor)
     if pixels.shape[-1] == 4 and bool((pixels[..., 3] == 255).all()):
         pixels = pixels[..., :3].contiguous()   # fully opaque: the alpha carries nothing
     array = pixels.numpy()
     img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)   # 1 channel: greyscale
+    notes = []
     if img.mode == "RGBA" and NO_ALPHA.search(f.description or ""):
         img = flatten(img)
         notes.append(f"{name}: transparency flattened onto white (the model takes no alpha).")
-    img = fit_pixels(who, name, img, lim, fit, notes)
+    img, resized = fit_pixels(who, name, img, lim, fit)
     check_aspect(who, name, img.size, lim)
-    return encode(who, name, img, lim, notes)
+    sent = encode(who, name, img, lim)
+    return Encoded(sent.uri, (*notes, *resized, *sent.notes))
 
 
 def check_aspect(who: str, name: str, size: tuple[int, int], lim: Limits) -> None:
@@ -110,16 +112,16 @@ def flatten(img: Image.Image) -> Image.Image:
     return white
 
 
-def fit_pixels(who, name, img: Image.Image, lim: Limits, fit: bool, notes: list) -> Image.Image:
-    """Resize minimally (aspect kept) into the pixel bounds, or say which rule fails."""
+def fit_pixels(who, name, img: Image.Image, lim: Limits, fit: bool) -> tuple[Image.Image, tuple]:
+    """(the image resized minimally (aspect kept) into the pixel bounds, the note saying so);
+    InputError when a rule fails and ``fit`` is off."""
     w, h = img.size
     nw, nh = size_to_send(who, name, w, h, lim, fit)
     if (nw, nh) == (w, h):
-        return img
+        return img, ()
     verb = "downscaled" if nw < w else "upscaled"
-    notes.append(f"{name}: {verb} {w}x{h} → {nw}x{nh} to fit the model's limits "
-                 f"({bounds_text(lim)}).")
-    return img.resize((nw, nh), Image.LANCZOS)
+    return img.resize((nw, nh), Image.LANCZOS), (
+        f"{name}: {verb} {w}x{h} → {nw}x{nh} to fit the model's limits ({bounds_text(lim)}).",)
 
 
 def size_to_send(who, name, w: int, h: int, lim: Limits, fit: bool) -> tuple[int, int]:
@@ -157,12 +159,12 @@ def bounds_text(lim: Limits) -> str:
     return f"width {rng(lim.min_w, lim.max_w)} px, height {rng(lim.min_h, lim.max_h)} px"
 
 
-def encode(who, name, img: Image.Image, lim: Limits, notes: list) -> str:
+def encode(who, name, img: Image.Image, lim: Limits) -> Encoded:
     """PNG if it fits the byte budget, else JPEG at the highest quality that fits."""
     data = save(img, "PNG", compress_level=PNG_LEVEL)
     budget, why = IMAGE.byte_budget(lim, "image/png")
     if len(data) <= budget:
-        return data_uri(data, "image/png")
+        return Encoded(data_uri(data, "image/png"))
     png_size = len(data)
     budget, why = IMAGE.byte_budget(lim, "image/jpeg")
     rgb = flatten(img) if img.mode == "RGBA" else img
@@ -170,9 +172,9 @@ def encode(who, name, img: Image.Image, lim: Limits, notes: list) -> str:
         data = save(rgb, "JPEG", quality=q)
         if len(data) <= budget:
             alpha = " and transparency flattened onto white" if img.mode == "RGBA" else ""
-            notes.append(f"{name}: sent as JPEG (quality {q}){alpha}: PNG would be "
-                         f"{png_size / 1e6:.1f} MB, over {why}.")
-            return data_uri(data, "image/jpeg")
+            return Encoded(data_uri(data, "image/jpeg"), (
+                f"{name}: sent as JPEG (quality {q}){alpha}: PNG would be {png_size / 1e6:.1f} MB, "
+                f"over {why}.",))
     raise InputError(f"{who}: input '{name}' ({img.width}x{img.height} px) is too "
                      f"large: {len(data) / 1e6:.1f} MB even as JPEG quality {q}, over {why}. "
                      f"Resize it smaller first.")

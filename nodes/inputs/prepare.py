@@ -1,7 +1,7 @@
 """Media fields → what the request carries, checked before paying.
 
 For each media field: its items (collect), each connected value encoded by its kind's
-encoder (media.KINDS) within the field's rules (rules.py), each typed link checked.
+encoder (encoders.py) within the field's rules (rules.py), each typed link checked.
 ``media_identity`` gives the same items as content hashes for the fingerprint, without
 encoding anything, and checks the item counts (minItems / maxItems, required) first.
 """
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import InputError
-from .media import BY_NAME, kind_of_data_uri
+from ..core.errors import InputError
+from ..spec.estimate import DEFAULT_FPS, FPS_KEYS, first, named
+from ..spec.kinds import MEDIA_KIND, kind_of_data_uri
+from .encoders import ENCODERS
 from .rules import Limits, read_limits
 
 
@@ -31,7 +33,6 @@ class Context:
     limits: Limits
     fit: bool            # fit_image_to_limits
     fps: float           # frames per second for an IMAGE batch sent as a video
-    notes: list
 
 
 @dataclass
@@ -45,11 +46,19 @@ def prepare_media(spec, values: dict, *, fit: bool = True, fps: float = 0.0) -> 
     """Every media field's value for the request, from connected values or links."""
     out = PreparedMedia()
     for f in spec.media_fields:
-        kind = BY_NAME[f.media]
+        kind = MEDIA_KIND[f.media]
         ctx = Context(spec.display_name, f, read_limits(f.validations, kind.rules), fit,
-                      fps or model_fps(spec, values), out.notes)
-        sent = [kind.encode(item, ctx) if item.value is not None else check_link(spec, f, item)
-                for item in collect(spec, f, values, out.notes)]
+                      fps or model_fps(spec, values))
+        items, notes = collect(spec, f, values)
+        out.notes += notes
+        sent = []
+        for item in items:
+            if item.value is None:
+                sent.append(check_link(spec, f, item))
+                continue
+            encoded = ENCODERS[kind.name].encode(item, ctx)
+            sent.append(encoded.uri)
+            out.notes += encoded.notes
         if sent and ctx.limits.unchecked:
             rules = ", ".join(f"'{r}'" for r, _ in ctx.limits.unchecked)
             out.notes.append(f"{f.name}: the model's rule {rules} is not checked here; RunComfy "
@@ -65,22 +74,22 @@ def media_identity(spec, values: dict, legacy: bool = False) -> dict:
     ``legacy``: hashed as version 2 of the fingerprint did."""
     found = {}
     for f in spec.media_fields:
-        kind = BY_NAME[f.media]
-        items = collect(spec, f, values, [])
+        items, _ = collect(spec, f, values)
         check_count(spec, f, len(items))
-        found[f.key] = [kind.digest_of(i.value, legacy) if i.value is not None else i.link
+        found[f.key] = [ENCODERS[f.media].digest(i.value, legacy) if i.value is not None else i.link
                         for i in items]
     return found
 
 
-def collect(spec, f, values: dict, notes: list) -> list[Item]:
-    """One field's items in order: socket i (a connected value wins over URL line i; a
-    batch on a list's socket gives one item per image or clip), then URL lines beyond
-    the sockets."""
+def collect(spec, f, values: dict) -> tuple[list[Item], list[str]]:
+    """(one field's items in order, notes): socket i (a connected value wins over URL line i;
+    a batch on a list's socket gives one item per image or clip), then URL lines beyond the
+    sockets."""
     text = str(values.get(f.url_name) or "")
     lines = [text.strip()] if f.kind == "media" else [s.strip() for s in text.splitlines()]
     sockets = f.socket_names()
     items: list[Item] = []
+    notes: list[str] = []
     for i, socket in enumerate(sockets):
         link = lines[i] if i < len(lines) else ""
         value = values.get(socket)
@@ -96,13 +105,13 @@ def collect(spec, f, values: dict, notes: list) -> list[Item]:
     for j, line in enumerate(lines[len(sockets):], start=len(sockets) + 1):
         if line:
             items.append(Item(line_name(f, j), "", link=line))
-    return items
+    return items, notes
 
 
 def spread(f, value) -> list:
     """A list field takes a batch as its kind splits it (an IMAGE batch of 3 is 3 images,
     an AUDIO batch of 2 is 2 clips, a video stays whole); a single field takes it whole."""
-    return BY_NAME[f.media].split(value) if f.kind == "media_list" else [value]
+    return ENCODERS[f.media].split(value) if f.kind == "media_list" else [value]
 
 
 def line_name(f, i: int) -> str:
@@ -112,7 +121,7 @@ def line_name(f, i: int) -> str:
 def check_link(spec, f, item: Item) -> str:
     """A link is sent as given if the service can fetch it; it cannot be checked here."""
     link = item.link
-    kind = BY_NAME[f.media]
+    kind = MEDIA_KIND[f.media]
     if link.lower().startswith("https://") or kind_of_data_uri(link) == kind.mime:
         return link
     shown = link if len(link) <= 60 else link[:57] + "..."
@@ -127,7 +136,7 @@ def check_link(spec, f, item: Item) -> str:
 
 def check_count(spec, f, count: int) -> None:
     """Required fields and minItems / maxItems, before anything is encoded or paid."""
-    kind = BY_NAME[f.media]
+    kind = MEDIA_KIND[f.media]
     if f.kind == "media":
         if count == 0 and f.required:
             raise InputError(f"{spec.display_name}: input '{f.name}' is required: {kind.connect_hint} "
@@ -148,7 +157,6 @@ def check_count(spec, f, count: int) -> None:
 def model_fps(spec, values: dict) -> float:
     """The fps an IMAGE batch is encoded at: the model's own fps widget (read the way the
     estimator reads it), else 16."""
-    from ..spec.estimate import DEFAULT_FPS, FPS_KEYS, first, named
     wire = {f.key: values[f.name] for f in spec.fields if f.name in values and not f.media}
     fps = first(named(spec, wire), FPS_KEYS)
     return fps if fps is not None and 1 <= fps <= 240 else DEFAULT_FPS

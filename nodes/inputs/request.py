@@ -12,9 +12,10 @@ import json
 import math
 from typing import Any
 
-from ..errors import InputError
-from ..spec.schema import BOOL, COMBO, FLOAT, INT, JSON, MEDIA, MEDIA_LIST, NOT_SET, SEED, Field, ModelSpec
+from ..core.errors import InputError
+from ..spec.model import BOOL, COMBO, FLOAT, INT, JSON, MEDIA, MEDIA_LIST, NOT_SET, SEED, Field, ModelSpec
 from .jsoncheck import problem as json_problem
+from .prepare import check_count
 
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024   # whole JSON body (RunComfy's nodes stay under 64 MiB)
@@ -43,7 +44,6 @@ def scalar_values(spec: ModelSpec, values: dict[str, Any]) -> dict[str, Any]:
 
 def assemble(spec: ModelSpec, scalars: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
     """The body in schema order: checked scalars plus each media field's URL(s)."""
-    from .prepare import check_count
     body: dict[str, Any] = {}
     for f in spec.fields:
         if f.kind in (MEDIA, MEDIA_LIST):

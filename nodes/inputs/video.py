@@ -22,16 +22,20 @@ import av
 import numpy as np
 import torch
 
-from ..errors import InputError
-from .audio import declare_audio, encode_audio
-from .media import BY_NAME, data_uri
+from ..core.errors import InputError
+from ..codec.sound import declare_audio, decode_sound, encode_audio
+from ..spec.kinds import MEDIA_KIND
+from .encoded import Encoded, data_uri
+from .images import size_to_send
 
-VIDEO = BY_NAME["video"]
+VIDEO = MEDIA_KIND["video"]
 PRESET = "veryfast"
 CRF_STEPS = (20, 26, 32)          # tried in turn until the file fits the size limit
 CHUNK = 8                         # frames converted to uint8 at a time (bounds extra memory)
 CONTAINERS = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}
 CODECS = {"h264", "hevc", "vp8", "vp9", "av1"}
+SOUND_BUDGET = 1 << 30            # an input video's sound re-encoded with it: ~1.7 h of stereo;
+                                  # far past what the 32 MiB inline limit lets through anyway
 WEBM_VIDEO, WEBM_AUDIO = {"vp8", "vp9", "av1"}, {"opus", "vorbis"}
 
 
@@ -44,7 +48,7 @@ class Probe:
     duration: float
 
 
-def encode_item(item, ctx) -> str:
+def encode_item(item, ctx) -> Encoded:
     value = item.value
     name = item.socket or ctx.field.name
     if isinstance(value, torch.Tensor):
@@ -54,7 +58,7 @@ def encode_item(item, ctx) -> str:
 
 # -- an IMAGE batch ------------------------------------------------------------------------
 def encode_frames_item(ctx, name: str, frames: torch.Tensor, fps: float | None = None,
-                       audio: dict | None = None) -> str:
+                       audio: dict | None = None) -> Encoded:
     fps = fps or ctx.fps
     if frames.dim() != 4 or frames.shape[-1] not in (3, 4) or frames.shape[0] < 1:
         raise InputError(f"{ctx.who}: input '{name}' is not an IMAGE batch (tensor shape "
@@ -63,10 +67,10 @@ def encode_frames_item(ctx, name: str, frames: torch.Tensor, fps: float | None =
     check_time_and_shape(ctx, name, w, h, n / fps, f"{n} frames at {fps:g} fps")
     size = fitted(ctx, name, w, h)
     data, crf = fit_size(ctx, name, lambda q: frames_to_mp4(frames, fps, size=size, crf=q, audio=audio))
-    ctx.notes.append(f"{name}: {n} frames sent as an H.264 MP4 at {fps:g} fps"
-                     f"{f', {size[0]}x{size[1]}' if size != (w, h) else ''} ({len(data) / 1e6:.1f} MB"
-                     f"{f', quality CRF {crf}' if crf != CRF_STEPS[0] else ''}).")
-    return data_uri(data, "video/mp4")
+    return Encoded(data_uri(data, "video/mp4"), (
+        f"{name}: {n} frames sent as an H.264 MP4 at {fps:g} fps"
+        f"{f', {size[0]}x{size[1]}' if size != (w, h) else ''} ({len(data) / 1e6:.1f} MB"
+        f"{f', quality CRF {crf}' if crf != CRF_STEPS[0] else ''}).",))
 
 
 def frames_to_mp4(frames: torch.Tensor, fps: float, *, size=None, crf: int = CRF_STEPS[0],
@@ -93,7 +97,7 @@ def frames_to_mp4(frames: torch.Tensor, fps: float, *, size=None, crf: int = CRF
 
 
 # -- a VIDEO -------------------------------------------------------------------------------
-def encode_video_input(ctx, name: str, video) -> str:
+def encode_video_input(ctx, name: str, video) -> Encoded:
     source = trimmed_source(video) if trim_window(video) != (0.0, 0.0) else stream_source(video)
     if source is None:                       # built from components (no file): encode them
         images, audio, rate = components(ctx, name, video)
@@ -106,14 +110,14 @@ def encode_video_input(ctx, name: str, video) -> str:
     mime = CONTAINERS.get(info.container)
     budget, _ = VIDEO.byte_budget(ctx.limits, mime or "video/mp4")
     if mime and info.codec in CODECS and size == (info.width, info.height) and len(raw) <= budget:
-        return data_uri(raw, mime)
+        return Encoded(data_uri(raw, mime))
     why = ("scaled to fit the model's pixel limits" if size != (info.width, info.height)
            else f"{info.container}/{info.codec} is not a format the service takes"
            if not (mime and info.codec in CODECS) else f"{len(raw) / 1e6:.1f} MB is over the limit")
     data, crf = fit_size(ctx, name, lambda q: transcode(source, size, q))
-    ctx.notes.append(f"{name}: re-encoded as H.264 MP4 {size[0]}x{size[1]} ({why}; "
-                     f"{len(data) / 1e6:.1f} MB, CRF {crf}).")
-    return data_uri(data, "video/mp4")
+    return Encoded(data_uri(data, "video/mp4"), (
+        f"{name}: re-encoded as H.264 MP4 {size[0]}x{size[1]} ({why}; {len(data) / 1e6:.1f} MB, "
+        f"CRF {crf}).",))
 
 
 def stream_source(video):
@@ -228,9 +232,8 @@ def transcode(source, size, crf: int, window=None) -> bytes:
 def sound_of(source, window=None) -> dict | None:
     """The source's sound track as AUDIO, cut to ``window`` (None without sound), read
     before the output is opened: its stream is declared there before the first packet."""
-    from ..results.audio import decode_audio_stream
     try:
-        sound = decode_audio_stream(source)
+        sound = decode_sound(source, SOUND_BUDGET)
     finally:
         if isinstance(source, io.BytesIO):
             source.seek(0)
@@ -274,7 +277,6 @@ def check_time_and_shape(ctx, name, w: int, h: int, seconds: float, what: str) -
 
 def fitted(ctx, name, w: int, h: int) -> tuple[int, int]:
     """The size to send: as is, or scaled minimally into the pixel bounds (when allowed)."""
-    from .images import size_to_send
     return size_to_send(ctx.who, name, w, h, ctx.limits, ctx.fit)
 
 

@@ -5,9 +5,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .. import settings
-from ..results.download import download
-from ..errors import JobFailed, SubmitUncertain, clip
+from ..core.errors import JobFailed, SubmitUncertain, clip
+from ..spec.kinds import OUTPUT_KINDS, output_kind_of_link
+from .download import DEFAULT_DEADLINE_S, DEFAULT_MAX_BYTES, download
 from .transport import RetryPolicy, Transport
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, UNKNOWN = (
@@ -26,23 +26,23 @@ def normalize_status(raw) -> str:
     return _STATUS.get(str(raw or "").strip().lower(), UNKNOWN)
 
 
-OUTPUT_KEYS = (("video", "videos"), ("image", "images"), ("audio", "audios"))
 MAX_OUTPUT_FILES = 64     # files one result may name; more is not a real model's answer
 MAX_URL = 8192            # characters; a longer "link" is refused, never quoted whole
 
 
 def output_urls(output) -> dict[str, list[str]]:
-    """Every output shape (image, video, audio, and their lists) → {kind: [url, …]}.
+    """Every output shape (each output kind's keys: ``video``, ``images`` …) → {kind: [url, …]}.
 
-    Kinds appear in OUTPUT_KEYS order and only when they carry a URL.  An entry may be a
+    Kinds appear in OUTPUT_KINDS order and only when they carry a URL.  An entry may be a
     string or an object with a ``url``.  Raises JobFailed on an answer no model would send.
     """
     found: dict[str, list[str]] = {}
     if not isinstance(output, dict):
         return found
     count = 0
-    for single, plural in OUTPUT_KEYS:
-        for value in (output.get(single), output.get(plural)):
+    for kind in OUTPUT_KINDS:
+        single = kind.name
+        for value in (output.get(key) for key in kind.result_keys):
             items = value if isinstance(value, list) else [value]
             for item in items[: MAX_OUTPUT_FILES + 1]:
                 url = item.get("url") if isinstance(item, dict) else item
@@ -59,21 +59,16 @@ def output_urls(output) -> dict[str, list[str]]:
     return found or links_by_name(output)
 
 
-EXTENSIONS = {"video": (".mp4", ".webm", ".mov", ".mkv", ".m4v", ".avi"),
-              "image": (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"),
-              "audio": (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus")}
-
-
 def links_by_name(output: dict) -> dict[str, list[str]]:
     """For an answer without the documented keys (``video_url``, ``result: {"file": …}``):
     its links, each kind told by the link's file extension, else by its key naming one kind
     ("video_url").  A link neither tells is left out."""
     found: dict[str, list[str]] = {}
     for key, url in web_links(output, MAX_OUTPUT_FILES):
-        kind = kind_of_link(key, url)
+        kind = output_kind_of_link(key, url)
         if kind and url not in found.get(kind, []):
             found.setdefault(kind, []).append(url)
-    return {kind: found[kind] for kind, _ in OUTPUT_KEYS if kind in found}
+    return {k.name: found[k.name] for k in OUTPUT_KINDS if k.name in found}
 
 
 def web_links(output, most: int) -> list[tuple[str, str]]:
@@ -97,15 +92,6 @@ def web_links(output, most: int) -> list[tuple[str, str]]:
 
     visit("output", output, 0)
     return found
-
-
-def kind_of_link(key: str, url: str) -> str | None:
-    path = url.split("?", 1)[0].split("#", 1)[0].lower()
-    by_ext = [kind for kind, exts in EXTENSIONS.items() if path.endswith(exts)]
-    if by_ext:
-        return by_ext[0]
-    by_key = [kind for kind in EXTENSIONS if kind in key.lower()]
-    return by_key[0] if len(by_key) == 1 else None
 
 
 def error_text(data: dict) -> str:
@@ -144,15 +130,17 @@ class Submission:
 
 
 class RunComfyClient:
-    """One object per API origin and token.  A missing token fails here, before any request."""
+    """One object per API origin and token (both given: the runtime reads them from the
+    settings; a missing token fails there, before any request)."""
 
-    def __init__(self, base_url: str | None = None, token: str | None = None, *,
-                 policy: RetryPolicy | None = None, timeout=(10, 30), sleep=None, gate=None):
+    def __init__(self, base_url: str, token: str, *, policy: RetryPolicy | None = None,
+                 timeout=(10, 30), clock=None, gate=None, max_download_bytes: int = DEFAULT_MAX_BYTES,
+                 download_deadline_s: float = DEFAULT_DEADLINE_S):
         kwargs = {"policy": policy, "timeout": timeout, "gate": gate}
-        if sleep is not None:
-            kwargs["sleep"] = sleep
-        self.transport = Transport(base_url or settings.base_url(),
-                                   token or settings.api_token(), **kwargs)
+        if clock is not None:
+            kwargs.update(sleep=clock.sleep, clock=clock.monotonic)
+        self.transport = Transport(base_url, token, **kwargs)
+        self.max_download_bytes, self.download_deadline_s = max_download_bytes, download_deadline_s
 
     @property
     def base_url(self) -> str:
@@ -165,8 +153,7 @@ class RunComfyClient:
         rid = data.get("request_id")
         if not usable_request_id(rid):
             raise SubmitUncertain(f"RunComfy accepted the job but its request id is missing or "
-                                  f"unusable ({clip(repr(rid), 80)}); a job may have been created "
-                                  "and billed. Check your requests on runcomfy.com.")
+                                  f"unusable ({clip(repr(rid), 80)})")
         return Submission(rid)
 
     def status(self, request_id: str) -> dict:
@@ -184,7 +171,8 @@ class RunComfyClient:
     def download(self, url: str, dest, progress=None, part=None):
         """Fetch a result file; the token goes only to this API's own origin."""
         return download(url, dest, api_base=self.base_url, token=self.transport._token,
-                        progress=progress, part=part)
+                        progress=progress, part=part, max_bytes=self.max_download_bytes,
+                        deadline=self.download_deadline_s)
 
     def models(self, params: dict) -> dict | list:
         """One page of the catalog listing."""
@@ -192,17 +180,3 @@ class RunComfyClient:
 
     def model(self, model_id: str) -> dict:
         return self.transport.request("GET", "/v1/models/" + quote(model_id, safe="/"))
-
-
-class LazyClient:
-    """The API client, made on first need (reusing files on disk needs no token), with the
-    rate gate its host shares with every other job (``gate_for(base_url)``)."""
-
-    def __init__(self, client=None, gate_for=None):
-        self._client, self._gate_for = client, gate_for
-
-    def __call__(self) -> RunComfyClient:
-        if self._client is None:
-            gate = self._gate_for(settings.base_url()) if self._gate_for is not None else None
-            self._client = RunComfyClient(gate=gate)
-        return self._client

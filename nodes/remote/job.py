@@ -16,7 +16,8 @@ from typing import Callable
 
 from .client import (CANCELLED, COMPLETED, FAILED, QUEUED, RUNNING, UNKNOWN, RunComfyClient,
                      error_text, normalize_status, output_urls, web_links)
-from ..errors import Interrupted, JobFailed, JobTimeout, RunComfyError, clip
+from ..spec.kinds import OUTPUT_KINDS
+from ..core.errors import Interrupted, JobFailed, JobTimeout, RunComfyError, clip
 
 log = logging.getLogger("runcomfy")
 
@@ -234,9 +235,10 @@ def no_outputs_text(request_id: str, output) -> str:
         return (f"RunComfy says job {request_id} completed but sent no output files. It ran, so "
                 "it is billed as RunComfy says.")
     shown = "; ".join(clip(f"{k}: {u}", 120) for k, u in others)
-    return (f"RunComfy says job {request_id} completed, but its result holds no video, image or "
-            f"audio file this node can use (it sent {shown}). It ran, so it is billed; fetch "
-            "those links yourself (they expire).")
+    kinds = ", ".join(k.what for k in OUTPUT_KINDS)
+    return (f"RunComfy says job {request_id} completed, but its result holds no file this node can "
+            f"use ({kinds}; it sent {shown}). It ran, so it is billed; fetch those links yourself "
+            "(they expire).")
 
 
 MODERATION = re.compile(r"moderat|safety|nsfw|unsafe|content[ _-]?policy|flagged", re.I)
@@ -282,19 +284,3 @@ def billing(data: dict, ran: bool) -> tuple[float | None, str]:
         return None, "It failed before it ran, so it should not be billed (RunComfy did not say)."
     return None, ("RunComfy did not say whether it was billed; it ran, so check your usage on "
                   "runcomfy.com.")
-
-
-class Silent:
-    """A reporter for background work: says nothing."""
-
-    def event(self, e):
-        pass
-
-    def say(self, stage, text):
-        pass
-
-    def note(self, text):
-        pass
-
-    def downloading(self, received, total):
-        pass

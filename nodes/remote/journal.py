@@ -27,8 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..comfy import host
-from ..errors import RunComfyError
+from ..core.errors import RunComfyError
 from .journal_schema import ensure_schema
 
 log = logging.getLogger("runcomfy")
@@ -92,8 +91,8 @@ class Journal:
 
     busy_timeout_s = BUSY_TIMEOUT_S    # how long a write waits for another process's lock
 
-    def __init__(self, path: Path | None = None):
-        self.path = Path(path) if path else host.user_dir() / "journal.sqlite3"
+    def __init__(self, path: Path):
+        self.path = Path(path)
         self._lock = threading.Lock()      # one writer at a time inside this process
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

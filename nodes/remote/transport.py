@@ -25,14 +25,12 @@ from email.utils import parsedate_to_datetime
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from ..errors import ApiError, ConfigError, RunComfyError, SubmitUncertain, clip, redact
+from ..core.errors import ApiError, Billing, ConfigError, RunComfyError, SubmitUncertain, clip, redact
 
 USER_AGENT = "comfyui-runcomfy-model-api/0.1"
 MAX_ANSWER = 8 * 1024 * 1024      # a JSON answer larger than this is not read
 ANSWER_CHUNK = 8192               # decoded per step: bounds what a compressed answer inflates to
 ANSWER_DEADLINE_S = 120.0         # an answer trickling in for longer than this is dropped
-MAYBE_BILLED = ("a job may have been created and billed. Check your requests on runcomfy.com "
-                "(or load it with RunComfy Load Result) before queueing again.")
 
 
 @dataclass
@@ -64,6 +62,7 @@ CODE_SENTENCES = {
     422001: "RunComfy refused the inputs: {detail}",
     500001: "RunComfy had an internal error. Service said: {msg}",
 }
+SAY_BILLING = {400002}    # codes whose sentence already says what they mean for money
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -119,7 +118,8 @@ def error_from_body(status: int, data) -> ApiError | None:
     else:
         text = f"RunComfy answered HTTP {status}{f' (code {code})' if code else ''}: {msg or detail_text(detail) or 'no details'}"
     retryable = status == 429 or status >= 500 or code == 500001
-    return ApiError(text, http_status=status, code=code, retryable=retryable, detail=detail)
+    return ApiError(text, http_status=status, code=code, retryable=retryable, detail=detail,
+                    says_billing=code in SAY_BILLING)
 
 
 MAX_DEPTH = 100                   # containers in containers: no API answer comes near
@@ -189,7 +189,7 @@ def encode_json(body) -> bytes:
         return json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (ValueError, TypeError, UnicodeEncodeError) as e:
         raise RunComfyError(f"The request body cannot be sent as JSON ({clip(e)}); nothing was "
-                            "sent.") from None
+                            "sent.", billing=Billing.NOT_SENT) from None
 
 
 class Transport:
@@ -239,7 +239,7 @@ class Transport:
             except requests.RequestException as exc:
                 if submit and not never_arrived(exc):
                     raise SubmitUncertain(f"The job submission to RunComfy got no answer "
-                                          f"({redact(type(exc).__name__)}); {MAYBE_BILLED}") from None
+                                          f"({redact(type(exc).__name__)})") from None
                 last = RunComfyError(f"Could not reach RunComfy at {self.base_url} "
                                      f"({clip(redact(str(exc), self._token))}).")
                 retry_after = None
@@ -274,7 +274,8 @@ class Transport:
                 method, self.base_url + path, data=payload, params=params, headers=headers))
         except (requests.RequestException, ValueError, UnicodeError) as e:
             raise RunComfyError(f"The request to RunComfy could not be prepared "
-                                f"({clip(redact(str(e), self._token))}); nothing was sent.") from None
+                                f"({clip(redact(str(e), self._token))}); nothing was sent.",
+                                billing=Billing.NOT_SENT) from None
         self.calls += 1
         resp = self.session.send(prepared, timeout=self.timeout, allow_redirects=False, stream=True)
         with resp:
@@ -315,7 +316,6 @@ class Transport:
         if status >= 500 or status in (408,) or 300 <= status < 400 or code == 500001:
             said = error_from_body(status, data) if status >= 400 or code else None
             why = clip(str(said)) if said is not None else f"HTTP {status}"
-            raise SubmitUncertain(f"RunComfy did not confirm the job submission ({why}); {MAYBE_BILLED}")
+            raise SubmitUncertain(f"RunComfy did not confirm the job submission ({why})")
         if problem and not code:
-            raise SubmitUncertain(f"RunComfy's answer to the job submission was unusable "
-                                  f"({problem}); {MAYBE_BILLED}")
+            raise SubmitUncertain(f"RunComfy's answer to the job submission was unusable ({problem})")

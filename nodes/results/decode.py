@@ -28,18 +28,13 @@ import torch
 from av.error import FFmpegError
 from av.video.reformatter import VideoReformatter
 
-from ..errors import ResultTooLarge, RunComfyError
-from ..settings import result_memory_budget
+from ..core.errors import DecodeError, ResultTooLarge, RunComfyError
 
 _QUEUE_FRAMES = 4          # uint8 frames waiting for conversion (bounds extra memory)
 # Converter threads besides the caller: 1 on a 2-core box; a few more where cores allow
 # (conversion and page faults are memory-bound, so more than ~3 buys little).
 _CONVERTERS = max(1, min(3, (os.cpu_count() or 2) - 1))
 _PROGRESS_EVERY = 0.1      # seconds between progress callbacks (~10/s at most)
-
-
-class DecodeError(RunComfyError):
-    """A result video could not be read (missing, damaged, not a video, bad range)."""
 
 
 @dataclass
@@ -101,10 +96,11 @@ def check_budget(path, n: int, width: int, height: int, total: int, start: int, 
         "of a node with fewer frames shows it whole.")
 
 
-def decode_video(path, *, start_frame: int = 0, every_nth: int = 1, frame_cap: int = 0,
-                 progress=None, budget: int | None = None, ledger=None) -> DecodedVideo:
+def decode_video(path, *, budget: int, start_frame: int = 0, every_nth: int = 1, frame_cap: int = 0,
+                 progress=None, ledger=None) -> DecodedVideo:
     """Decode ``path`` into one preallocated float32 [N, H, W, 3] tensor.
 
+    ``budget``: the bytes one result may take (RUNCOMFY_MAX_RESULT_GB).
     Kept frames: index >= start_frame and (index - start_frame) % every_nth == 0, at most
     ``frame_cap`` of them (0 = all).  ``progress(done, total)`` is called on the calling
     thread at most ~10 times a second and once at the end with (N, N); an exception it
@@ -141,8 +137,7 @@ def decode_video(path, *, start_frame: int = 0, every_nth: int = 1, frame_cap: i
             n = -(-(total - start_frame) // every_nth)
             if frame_cap:
                 n = min(n, frame_cap)
-            check_budget(path, n, width, height, total, start_frame, every_nth,
-                         result_memory_budget() if budget is None else budget)
+            check_budget(path, n, width, height, total, start_frame, every_nth, budget)
             if ledger is not None:            # the frames of every item of a list, together
                 ledger.reserve(n * height * width * 12, f"{n} frames of {width}x{height}")
             try:

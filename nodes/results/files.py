@@ -9,13 +9,13 @@ import socket
 import time
 from pathlib import Path
 
-from ..comfy import host
+from ..core.process import pid_alive
 from ..remote.client import safe_id
-from ..remote.process import pid_alive
 
 
-def output_folder() -> Path:
-    folder = host.output_dir() / "runcomfy"
+def output_folder(base: Path) -> Path:
+    """Where results are saved: the runcomfy subfolder of ComfyUI's output folder ``base``."""
+    folder = Path(base) / "runcomfy"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -60,9 +60,9 @@ def sweep_parts(folder: Path, max_age_s: float = PART_MAX_AGE_S) -> list[Path]:
     return removed
 
 
-def fetch_all(client, urls: list[str], model_id: str, request_id: str, progress=None) -> list[Path]:
-    """Download every output URL into ComfyUI's output folder."""
-    folder = output_folder()
+def fetch_all(client, urls: list[str], model_id: str, request_id: str, folder: Path,
+              progress=None) -> list[Path]:
+    """Download every output URL into ``folder``."""
     saved = []
     for i, url in enumerate(urls):
         dest = free_path(folder / readable_name(model_id, request_id, url, i, len(urls)))
@@ -81,20 +81,20 @@ def free_path(path: Path) -> Path:
     return candidate
 
 
-def preview(paths: list[Path], animated: bool, audio: list[Path] = ()) -> dict:
-    """The node's preview: the saved files, as ComfyUI's own savers report them."""
+def preview(base: Path, paths: list[Path], animated: bool, audio: list[Path] = ()) -> dict:
+    """The node's preview: the saved files (inside the output folder ``base``), as ComfyUI's
+    own savers report them."""
     ui: dict = {}
-    items = _ui_items(paths)
+    items = _ui_items(base, paths)
     if items:
         ui["images"], ui["animated"] = items, (animated,)
-    sounds = _ui_items(audio)
+    sounds = _ui_items(base, audio)
     if sounds:
         ui["audio"] = sounds
     return ui
 
 
-def _ui_items(paths) -> list[dict]:
-    base = host.output_dir()
+def _ui_items(base: Path, paths) -> list[dict]:
     items = []
     for p in paths:
         try:

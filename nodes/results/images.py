@@ -8,20 +8,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import ResultTooLarge, RunComfyError, clip
-from ..settings import max_image_pixels, result_memory_budget
+from ..core.errors import ResultTooLarge, RunComfyError, clip
 
 
-def load_images(paths: list[Path], notes: list[str]) -> torch.Tensor:
-    """PNG/JPEG/WebP files → one IMAGE batch [N, H, W, 3].
+def load_images(paths: list[Path], cap: int, budget: int) -> tuple[torch.Tensor, list[str]]:
+    """PNG/JPEG/WebP files → (one IMAGE batch [N, H, W, 3], notes).
 
     A batch needs one size: images of another size than the first are resized to it
     (stretching), and a note says which ones and from what size.  Each image's pixel count
-    and the batch's memory are checked against their caps before any pixel is decoded.
+    (``cap``: RUNCOMFY_MAX_IMAGE_MP) and the batch's memory (``budget``: RUNCOMFY_MAX_RESULT_GB)
+    are checked before any pixel is decoded.
     """
     first = None
-    frames = []
-    cap, budget = max_image_pixels(), result_memory_budget()
+    frames, notes = [], []
     for i, path in enumerate(paths):
         try:
             with warnings.catch_warnings():
@@ -56,7 +55,7 @@ def load_images(paths: list[Path], notes: list[str]) -> torch.Tensor:
                 img = img.resize(first, Image.Resampling.LANCZOS)
             frames.append(torch.from_numpy(np.asarray(img).copy()))
     batch = torch.stack(frames).to(torch.float32)
-    return batch.div_(255.0)
+    return batch.div_(255.0), notes
 
 
 def too_many_pixels(path, size, cap: int) -> ResultTooLarge:

@@ -13,6 +13,12 @@ from pathlib import Path
 
 import av
 
+from ..inputs.video import transcode
+from .audio import decode_audio
+from .decode import decode_video
+
+COMPONENTS_BUDGET = 8 << 30       # bytes its frames and sound may take when decoded whole
+
 
 @dataclass
 class Components:
@@ -25,9 +31,11 @@ class LocalVideo:
     """A video file, optionally cut to ``start_time`` / ``duration`` seconds (0: to the end),
     as ComfyUI's VideoFromFile is by core Video Slice."""
 
-    def __init__(self, path, *, start_time: float = 0.0, duration: float = 0.0):
+    def __init__(self, path, *, start_time: float = 0.0, duration: float = 0.0,
+                 budget: int = COMPONENTS_BUDGET):
         self.path = Path(path)
         self.start_time, self.duration = float(start_time), float(duration)
+        self.budget = budget
 
     def __repr__(self):
         return f"LocalVideo({str(self.path)!r})"
@@ -52,10 +60,9 @@ class LocalVideo:
             return float(c.duration or 0) / av.time_base
 
     def get_components(self) -> Components:
-        from .audio import decode_audio
-        from .decode import decode_video
-        clip = decode_video(self.path)
-        return Components(clip.frames, decode_audio(self.path), Fraction(clip.source_fps).limit_denominator(1001))
+        clip = decode_video(self.path, budget=self.budget)
+        return Components(clip.frames, decode_audio(self.path, self.budget),
+                          Fraction(clip.source_fps).limit_denominator(1001))
 
     def save_to(self, path, **_ignored) -> None:
         """The file, or its cut part re-encoded as H.264 MP4 (into a path or a BytesIO)."""
@@ -65,7 +72,6 @@ class LocalVideo:
             else:
                 shutil.copyfile(self.path, path)
             return
-        from ..inputs.video import transcode
         data = transcode(self.path, self.get_dimensions(), 20,
                          window=(self.start_time, self.duration or float("inf")))
         if hasattr(path, "write"):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
-from ..errors import clip
-from ..inputs.media import recognise, strip_node_prefix
+from ..core.errors import clip
+from .kinds import recognise, strip_node_prefix
 from .names import media_name, widget_name
-from .schema import (BOOL, COMBO, FLOAT, INT, JSON, MEDIA, MEDIA_LIST, NOT_SET, SEED, STRING, Field,
+from .model import (BOOL, COMBO, FLOAT, INT, JSON, MEDIA, MEDIA_LIST, NOT_SET, SEED, STRING, Field,
                      short)
 
 MULTILINE_HINTS = ("prompt", "text", "caption", "description")
@@ -26,6 +27,8 @@ TRUTHY, FALSY = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
 def parse_field(key: str, prop: dict, required: bool) -> Field:
+    """One schema property → its Field, built once (frozen): every reader below returns the
+    values it read and the notes it wants kept, never changes a field."""
     prop = normalize(prop)
     title, description = prop.get("title", "") or "", prop.get("description", "") or ""
     if not isinstance(title, str):
@@ -34,83 +37,99 @@ def parse_field(key: str, prop: dict, required: bool) -> Field:
     if not isinstance(description, str):
         description = json.dumps(description, ensure_ascii=False, default=str)
         notes.append("description is not text; shown as JSON")
-    f = Field(key=key, name=widget_name(key, title), kind=STRING, title=title or key,
-              description=description, required=required,
-              default=prop.get("default", prop.get("const")),
-              validations=read_validations(prop, notes), prop=prop, notes=notes)
+    validations, said = read_validations(prop)
+    notes += said
     typ = prop.get("type") or infer_type(prop)
     if not isinstance(typ, str):
         raise ValueError(f"'type' must be text, not {short(typ)}")
     if typ in TYPE_ALIASES:
-        f.notes.append(f"type {typ!r} read as {TYPE_ALIASES[typ]!r}")
+        notes.append(f"type {typ!r} read as {TYPE_ALIASES[typ]!r}")
         typ = TYPE_ALIASES[typ]
-    f.wire_type = typ
-    read_bounds(f, prop)
+    minimum, maximum, said = read_bounds(prop)
+    notes += said
+    common = dict(key=key, name=widget_name(key, title), title=title or key, description=description,
+                  required=required, validations=tuple(validations), wire_type=typ, prop=prop,
+                  minimum=minimum, maximum=maximum)
+    default = prop.get("default", prop.get("const"))
     media = recognise(key, prop, title)
     if media is not None:
-        read_media(f, prop, *media)
+        f = media_field(common, prop, *media)
     elif "enum" in prop:
-        read_enum(f, prop)
+        choices, default, said = read_enum(prop, default, required)
+        notes += said
+        f = Field(**common, kind=COMBO, choices=tuple(choices), default=default)
     elif typ == "integer":
-        f.kind = SEED if is_seed(key, f.title) else INT
-        f.default = checked_default(f, whole=True)
+        default, said = checked_default(default, whole=True)
+        notes += said
+        f = Field(**common, kind=SEED if is_seed(key, common["title"]) else INT, default=default)
     elif typ in ("float", "number"):
-        f.kind = FLOAT
-        f.default = checked_default(f)
-        if typ == "float":
-            f.notes.append("type 'float' read as a number")
+        default, said = checked_default(default)
+        notes += said + (["type 'float' read as a number"] if typ == "float" else [])
+        f = Field(**common, kind=FLOAT, default=default)
     elif typ == "boolean":
-        f.kind = BOOL
-        f.default = boolean_default(f)
+        default, said = boolean_default(default)
+        notes += said
+        f = Field(**common, kind=BOOL, default=default)
     elif typ == "string":
-        f.max_length = number(prop, "maxLength", whole=True)
-        f.multiline = is_multiline(key, f.title, f.max_length)
-        if f.default is not None and not isinstance(f.default, str):
-            f.default = str(f.default) if isinstance(f.default, SCALARS) else None
+        max_length = number(prop, "maxLength", whole=True)
+        if default is not None and not isinstance(default, str):
+            default = str(default) if isinstance(default, SCALARS) else None
+        f = Field(**common, kind=STRING, default=default, max_length=max_length,
+                  multiline=is_multiline(key, common["title"], max_length))
     else:
-        read_json(f, prop, typ)
+        problem = json_problem_text(prop, typ)
+        notes.append(f"{problem}; checked against its schema before paying")
+        f = Field(**common, kind=JSON, default=default, problem=problem)
+    return replace(f, notes=tuple(notes) + f.notes + number_notes(f, prop))
+
+
+def number_notes(f: Field, prop: dict) -> tuple:
+    """What a number widget starts at when the schema's default does not say it plainly."""
     if f.kind in (INT, FLOAT) and f.default is not None and not (
             (f.minimum is None or f.default >= f.minimum) and (f.maximum is None or f.default <= f.maximum)):
-        f.notes.append(f"default {f.default:g} is outside {f.minimum}–{f.maximum}; the widget "
-                       "starts at the nearest allowed value")
+        return (f"default {f.default:g} is outside {f.minimum}–{f.maximum}; the widget starts at the "
+                "nearest allowed value",)
     if f.kind in (INT, FLOAT) and f.default is None:
         start = f.minimum if f.minimum is not None and f.minimum > 0 else \
             f.maximum if f.maximum is not None and f.maximum < 0 else 0
-        f.notes.append(f"no default: the widget starts at {start:g}, and that value is sent "
-                       "(a number widget cannot be empty)")
-    elif prop.get("default", 0) is None and "default" in prop and f.kind not in (BOOL, SEED, COMBO):
-        f.notes.append("default null: the widget starts empty and nothing is sent until set")
-    return f
+        return (f"no default: the widget starts at {start:g}, and that value is sent (a number "
+                "widget cannot be empty)",)
+    if prop.get("default", 0) is None and "default" in prop and f.kind not in (BOOL, SEED, COMBO):
+        return ("default null: the widget starts empty and nothing is sent until set",)
+    return ()
 
 
-def read_validations(prop: dict, notes: list) -> list:
-    """The rules as a list of objects.  One object alone, or a rule written as bare text, is
-    kept as such: a rule the pack cannot read is listed as unchecked, never dropped."""
+def read_validations(prop: dict) -> tuple[list, list]:
+    """(the rules as a list of objects, notes).  One object alone, or a rule written as bare
+    text, is kept as such: a rule the pack cannot read is listed as unchecked, never dropped."""
     raw = prop.get("validations") or []
     if not isinstance(raw, list):
         raw = [raw]
-    if any(not isinstance(v, dict) for v in raw):
-        notes.append("some validations are not objects; listed as rules not checked here")
-    return [v if isinstance(v, dict) else {"validation_rule": bare_rule(v)} for v in raw]
+    notes = (["some validations are not objects; listed as rules not checked here"]
+             if any(not isinstance(v, dict) for v in raw) else [])
+    return [v if isinstance(v, dict) else {"validation_rule": bare_rule(v)} for v in raw], notes
 
 
 def bare_rule(value) -> str:
     return clip(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str))
 
 
-def read_bounds(f: Field, prop: dict) -> None:
-    """minimum / maximum; an infinite bound is no bound, and bounds that contradict each
-    other are left to the service (noted) rather than making the model unusable."""
+def read_bounds(prop: dict) -> tuple:
+    """(minimum, maximum, notes); an infinite bound is no bound, and bounds that contradict
+    each other are left to the service (noted) rather than making the model unusable."""
+    bounds, notes = {}, []
     for key in ("minimum", "maximum"):
         raw = prop.get(key)
         if isinstance(raw, str) and raw.strip().lstrip("+-").lower() in ("inf", "infinity"):
-            f.notes.append(f"'{key}' {raw!r} read as no bound")
+            notes.append(f"'{key}' {raw!r} read as no bound")
+            bounds[key] = None
             continue
-        setattr(f, key, number(prop, key))
-    if f.minimum is not None and f.maximum is not None and f.minimum > f.maximum:
-        f.notes.append(f"'minimum' {f.minimum} is above 'maximum' {f.maximum}: both ignored, "
-                       "RunComfy checks the value")
-        f.minimum = f.maximum = None
+        bounds[key] = number(prop, key)
+    lo, hi = bounds["minimum"], bounds["maximum"]
+    if lo is not None and hi is not None and lo > hi:
+        notes.append(f"'minimum' {lo} is above 'maximum' {hi}: both ignored, RunComfy checks the value")
+        lo = hi = None
+    return lo, hi, notes
 
 
 def normalize(prop: dict) -> dict:
@@ -130,59 +149,58 @@ def normalize(prop: dict) -> dict:
     return prop
 
 
-def read_media(f: Field, prop: dict, kind, many: bool) -> None:
-    f.media, f.kind, f.default = kind.name, MEDIA_LIST if many else MEDIA, None  # example URLs are no default
-    f.name = media_name(f.name, kind.name)
+def media_field(common: dict, prop: dict, kind, many: bool) -> Field:
+    """A media field: its sockets' kind, item counts, and a note saying what it became.
+    The schema's default (an example URL) is no default."""
+    min_items = max_items = None
     if many:
-        f.min_items = number(prop, "minItems", whole=True) or 0
-        f.max_items = number(prop, "maxItems", whole=True)
-        if f.max_items is not None and f.min_items > f.max_items:
-            raise ValueError(f"'minItems' {f.min_items} is above 'maxItems' {f.max_items}")
-        if f.required and f.min_items == 0:
-            f.min_items = 1
+        min_items = number(prop, "minItems", whole=True) or 0
+        max_items = number(prop, "maxItems", whole=True)
+        if max_items is not None and min_items > max_items:
+            raise ValueError(f"'minItems' {min_items} is above 'maxItems' {max_items}")
+        if common["required"] and min_items == 0:
+            min_items = 1
+    f = Field(**{**common, "name": media_name(common["name"], kind.name)}, kind=MEDIA_LIST if many else MEDIA,
+              media=kind.name, min_items=min_items, max_items=max_items)
     how = prop.get("format") or (prop.get("items") or {}).get("format") or f"the key '{f.key}'"
     what = f"list of {kind.name}s" if many else kind.name
-    f.notes.append(f"{what} (from {how}): {f.sockets} {kind.socket_type} socket(s) + URL widget "
-                   f"'{f.url_name}'" + (f", {f.min_items}–{f.max_items if f.max_items is not None else 'any'} "
-                                        "items" if many else ""))
+    counts = f", {min_items}–{max_items if max_items is not None else 'any'} items" if many else ""
+    return replace(f, notes=(f"{what} (from {how}): {f.sockets} {kind.socket_type} socket(s) + URL "
+                             f"widget '{f.url_name}'{counts}",))
 
 
-def read_enum(f: Field, prop: dict) -> None:
-    """A combo.  The default is matched to a choice as text too (a default 5 for the choice
-    "5").  An optional field with no usable default gets a last choice NOT_SET, where it
-    starts, which sends nothing: RunComfy's own default applies, not our first choice (an
-    aspect ratio left unset often means "as the input image")."""
+def read_enum(prop: dict, given, required: bool) -> tuple[list, object, list]:
+    """(choices, default, notes) of a combo.  The default is matched to a choice as text too
+    (a default 5 for the choice "5").  An optional field with no usable default gets a last
+    choice NOT_SET, where it starts, which sends nothing: RunComfy's own default applies, not
+    our first choice (an aspect ratio left unset often means "as the input image")."""
     raw = prop["enum"]
     choices = [c for c in raw if c is not None] if isinstance(raw, list) else []
     if not choices or not all(isinstance(c, SCALARS) and not (isinstance(c, float) and not math.isfinite(c))
                               for c in choices):
         raise ValueError("'enum' must be a non-empty list of texts or numbers")
-    f.kind, f.choices = COMBO, choices
-    given = f.default
+    notes = []
+    if all(isinstance(c, str) for c in choices) and any(_numeric(c) for c in choices):
+        notes.append("choices are numbers written as text; they are sent as text, exactly")
     exact = [c for c in choices if c == given and type(c) is type(given)]
     as_text = [c for c in choices if str(c) == str(given)]
     if given is not None and (exact or as_text):
-        f.default = (exact or as_text)[0]
-    elif not f.required and NOT_SET not in choices:
-        f.choices, f.default = choices + [NOT_SET], NOT_SET
-        f.notes.append(f"{'no default' if given is None else f'default {given!r} is not a choice'}: the "
-                       f"widget starts at '{NOT_SET}', which sends nothing (RunComfy's default applies)")
-    else:
-        if given is not None:
-            f.notes.append(f"default {given!r} is not one of the choices; the widget starts at {choices[0]!r}")
-        f.default = choices[0]
-    if all(isinstance(c, str) for c in choices) and any(_numeric(c) for c in choices):
-        f.notes.append("choices are numbers written as text; they are sent as text, exactly")
+        return choices, (exact or as_text)[0], notes
+    if not required and NOT_SET not in choices:
+        why = "no default" if given is None else f"default {given!r} is not a choice"
+        return choices + [NOT_SET], NOT_SET, [f"{why}: the widget starts at '{NOT_SET}', which sends "
+                                              "nothing (RunComfy's default applies)", *notes]
+    if given is not None:
+        notes.insert(0, f"default {given!r} is not one of the choices; the widget starts at {choices[0]!r}")
+    return choices, choices[0], notes
 
 
-def read_json(f: Field, prop: dict, typ: str) -> None:
-    f.kind = JSON
+def json_problem_text(prop: dict, typ: str) -> str:
+    """Why a field gets no widget of its own but JSON text (and how to write it)."""
     items = prop.get("items") if isinstance(prop.get("items"), dict) else None
     if typ == "array" and items is not None and items.get("type") == "object":
-        f.problem = "a list of objects: give it as JSON text, e.g. " + example(items)
-    else:
-        f.problem = f"type {typ!r} has no widget; give the value as JSON text"
-    f.notes.append(f"{f.problem}; checked against its schema before paying")
+        return "a list of objects: give it as JSON text, e.g. " + example(items)
+    return f"type {typ!r} has no widget; give the value as JSON text"
 
 
 def example(items: dict) -> str:
@@ -212,37 +230,33 @@ def number(prop: dict, key: str, *, whole: bool = False):
     return value
 
 
-def checked_default(f: Field, whole: bool = False):
-    """A number default (numeric strings accepted), or None.  One that cannot be read as a
-    number is dropped (noted: the widget starts at its minimum, or 0); a fraction on an
+def checked_default(value, whole: bool = False) -> tuple[object, list]:
+    """(a number default (numeric strings accepted) or None, notes).  One that cannot be read
+    as a number is dropped (noted: the widget starts at its minimum, or 0); a fraction on an
     integer field is rounded (noted)."""
-    value = f.default
+    given = value
     if value is None:
-        return None
+        return None, []
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
             value = None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        f.notes.append(f"default {short(f.default)} is not a number; the widget starts at its minimum or 0")
-        return None
+        return None, [f"default {short(given)} is not a number; the widget starts at its minimum or 0"]
     if whole and value != int(value):
-        f.notes.append(f"default {value} of an integer field rounded to {round(value)}")
-        return int(round(value))
-    return int(value) if whole else value
+        return int(round(value)), [f"default {value} of an integer field rounded to {round(value)}"]
+    return (int(value) if whole else value), []
 
 
-def boolean_default(f: Field):
-    """true / false; "true", "0" and the like are read (noted), anything else is dropped."""
-    value = f.default
+def boolean_default(value) -> tuple[object, list]:
+    """(true / false, notes); "true", "0" and the like are read (noted), anything else is dropped."""
     if value is None or isinstance(value, bool):
-        return value
+        return value, []
     text = str(value).strip().lower()
     read = True if text in TRUTHY else False if text in FALSY else None
-    f.notes.append(f"default {short(value)} of a switch read as {read}" if read is not None
-                   else f"default {short(value)} of a switch is not true or false; it starts off")
-    return read
+    return read, [f"default {short(value)} of a switch read as {read}" if read is not None
+                  else f"default {short(value)} of a switch is not true or false; it starts off"]
 
 
 def infer_type(prop: dict) -> str:

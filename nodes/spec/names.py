@@ -7,8 +7,9 @@ name it produces today.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from ..inputs.media import strip_node_prefix
+from .kinds import strip_node_prefix
 
 PLURALS = {"image": ("img", "images", "imgs"), "video": ("vid", "videos", "vids"),
            "audio": ("audios", "sound", "sounds")}
@@ -39,13 +40,13 @@ def media_name(name: str, kind: str) -> str:
     return re.sub(rf"_({'|'.join(plurals)})$", f"_{kind}", name) if plurals else name
 
 
-def assign_names(f, taken: set[str]) -> None:
-    """Give field ``f`` a widget name whose every input (sockets, URL widget) is still free."""
+def free_name(f, taken: set[str]):
+    """(field ``f`` under a widget name whose every input (sockets, URL widget) is not in
+    ``taken``, the names its inputs now use)."""
     base, n = f.name, 1
     while True:
-        f.name = base if n == 1 else f"{base}_{n}"
-        names = {f.name, *f.socket_names(), *([f.url_name] if f.media else [])}
+        named = replace(f, name=base if n == 1 else f"{base}_{n}")
+        names = {named.name, *named.socket_names(), *([named.url_name] if named.media else [])}
         if not names & taken:
-            taken.update(names)
-            return
+            return named, names
         n += 1

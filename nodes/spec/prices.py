@@ -2,7 +2,7 @@
 
 Where a price comes from, best first:
   1. the price cache ``<user>/runcomfy/prices.json``, refreshed from ``GET /v1/models/{id}``
-     in a background thread at start (never delaying ComfyUI) and kept with the time it
+     in a background thread at start (app/refresh.py: never delaying ComfyUI), kept with the time it
      was fetched: offline, the last known price is used and its age is said;
   2. the model file's own ``base_price_usd`` / ``price_unit`` (``catalog add`` stores them);
   3. unknown.
@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import RunComfyError
+from ..core.errors import RunComfyError
+from ..core.files import write_private_json
 
 log = logging.getLogger("runcomfy")
 STALE_S = 24 * 3600          # a cached price older than this is labelled with its age
@@ -87,7 +88,6 @@ class PriceBook:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._cache: dict | None = None
-        self.thread: threading.Thread | None = None
 
     def _load(self) -> dict:
         if self._cache is None:
@@ -123,7 +123,6 @@ class PriceBook:
         return price_from(getattr(spec, "price", {}) or {}, "model file")
 
     def store(self, model_id: str, entry: dict) -> None:
-        from ..settings import write_private_json
         record = {k: entry.get(k) for k in ("base_price_usd", "price_unit", "pricing_note")
                   if entry.get(k) is not None}
         if not price_from(record, "catalog").known:
@@ -152,23 +151,3 @@ class PriceBook:
                     log.warning("RunComfy: could not write the price cache %s (%s)", self.path, e)
                     return done
         return done
-
-    def refresh_in_background(self, model_ids) -> threading.Thread | None:
-        """Start the refresh without waiting for it (no token: nothing to ask, no thread)."""
-        from ..remote.client import RunComfyClient
-        from ..remote.transport import RetryPolicy
-        try:
-            client = RunComfyClient(policy=RetryPolicy(attempts=2, rate_limit_budget_s=30), timeout=(5, 10))
-        except RunComfyError:
-            return None
-        ids = sorted(set(model_ids))
-        self.thread = threading.Thread(target=self._refresh_quietly, args=(ids, client),
-                                       name="runcomfy-prices", daemon=True)
-        self.thread.start()
-        return self.thread
-
-    def _refresh_quietly(self, ids, client) -> None:
-        try:
-            self.refresh(ids, client)
-        except Exception:  # noqa: BLE001 - a background refresh never crashes the process
-            log.warning("RunComfy: price refresh failed", exc_info=True)

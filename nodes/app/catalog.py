@@ -1,34 +1,29 @@
-"""Adding a RunComfy model by id: catalog answer (or a saved schema) → a model file.
+"""RunComfy's catalog → model files: a catalog answer (or a saved schema) made into a model
+file in the user's models folder, and the catalog listed page by page (bounded).
 
-The file goes to the user's models folder (``<ComfyUI user>/runcomfy/models``), never
-into the pack, so pack updates keep it; ComfyUI shows it as a node after a restart.
-
-    python -m nodes.catalog add acme/text-to-video            (from the pack folder)
-    python -m nodes.catalog add acme/text-to-video --from-file schema.json
-    python -m nodes.catalog list --search wan
-
-``add`` stores the catalog's price with the schema, prints where the file went and one
-line for each thing worth knowing: media fields and their sockets, fields given as JSON
-text, rules not checked before the submit, catalog quirks, the outputs.  Without
-``--user-dir`` the ComfyUI user folder is found from the pack's place in
-``<ComfyUI>/custom_nodes/`` (ComfyUI need not run).
+The file goes to the user's models folder (``<ComfyUI user>/runcomfy/models``), never into
+the pack, so pack updates keep it.  ``add_model`` stores the catalog's price with the
+schema and reports one line for each thing worth knowing: media fields and their sockets,
+fields given as JSON text, rules not checked before the submit, catalog quirks, the outputs.
+The command line is ``nodes/catalog.py`` (``python -m nodes.catalog``).
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..comfy import host
-from ..errors import ApiError, RunComfyError
-from ..settings import write_atomic
+from ..core.errors import ApiError, RunComfyError
+from ..core.files import write_atomic
+from ..inputs.rules import read_limits
+from ..remote.transport import parse_answer
 from ..results.outputs import return_names
-from .schema import OUTPUT_KINDS, SchemaError, parse_model
+from ..spec.kinds import MAIN_OUTPUTS, MEDIA_KIND, OUTPUT_KINDS
+from ..spec.model import SchemaError
+from ..spec.models import pack_model_ids
+from ..spec.schema import parse_model
 
 PACK_ROOT = Path(__file__).resolve().parents[2]
 PRICE_KEYS = ("base_price_usd", "price_unit", "pricing_note")
@@ -39,31 +34,29 @@ class CatalogError(RunComfyError):
 
 
 # -- catalog answer → model file ------------------------------------------------------------
-AUDIO_WORDS = r"audio|music|speech|voice|sound|song|tts"
 IMAGE_TASKS = r"\b(edit|upscal\w*|inpaint\w*|outpaint\w*|remove[-_ ]?background|relight\w*|try[-_ ]?on)\b"
 
 
 def infer_output(entry: dict) -> str:
-    """"video", "image" or "audio" from what the entry says about itself.
+    """The output kind (spec/kinds.py) from what the entry says about itself.
 
-    An explicit ``output`` wins; then an "…-to-video" / "…-to-image" / "…-to-audio" (or
-    "-to-speech", "-to-music") in kind, categories, model id or description (in that
-    order); then a text naming only one of the three; then an image task's word (an
-    "…/edit", an upscaler); else video.
+    An explicit ``output`` wins; then an "…-to-video" / "…-to-image" / "…-to-speech" / "…-to-3d"
+    (each kind's words) in kind, categories, model id or description (in that order); then
+    a text naming only one kind; then an image task's word (an "…/edit", an upscaler); else
+    video.
     """
-    if entry.get("output") in OUTPUT_KINDS:
+    if entry.get("output") in MAIN_OUTPUTS:
         return entry["output"]
     cats = entry.get("categories")
     cats = cats if isinstance(cats, list) else [cats] if cats else []
     texts = [str(t).lower() for t in (entry.get("kind"), *cats, entry.get("model_id"),
                                       entry.get("description")) if t]
     for text in texts:
-        m = re.search(rf"\bto[-_ ]?(video|image|{AUDIO_WORDS})s?\b", text)
-        if m:
-            return m.group(1) if m.group(1) in ("video", "image") else "audio"
+        for kind in OUTPUT_KINDS:
+            if re.search(rf"\bto[-_ ]?({kind.words})s?\b", text):
+                return kind.name
     for text in texts:
-        named = {k for k, pattern in (("video", r"video"), ("image", r"image"), ("audio", AUDIO_WORDS))
-                 if re.search(pattern, text)}
+        named = {k.name for k in OUTPUT_KINDS if re.search(k.words, text)}
         if len(named) == 1:
             return named.pop()
     for text in texts:
@@ -79,7 +72,6 @@ def unwrap(entry):
         if isinstance(entry, dict) and isinstance(entry.get(key), dict) and "input_schema" not in entry:
             entry = entry[key]
     if isinstance(entry, dict) and isinstance(entry.get("input_schema"), str):
-        from ..remote.transport import parse_answer     # read as any answer: bounded depth
         schema, problem = parse_answer(entry["input_schema"].encode("utf-8"))
         if not problem:                     # else reported below as "no 'input_schema' object"
             entry = {**entry, "input_schema": schema}
@@ -123,15 +115,13 @@ def model_file_from_entry(entry: dict) -> dict:
 def mapping_report(model_file: dict) -> list[str]:
     """One line per thing worth knowing about the new node: media fields and their sockets,
     fields given as JSON text, rules not checked before the submit, catalog quirks."""
-    from ..inputs.media import BY_NAME
-    from ..inputs.rules import read_limits
     spec = parse_model(model_file)
     lines = [f"model: {note}" for note in spec.notes]
     for f in spec.fields:
         for note in f.notes:
             lines.append(f"field '{f.key}' → '{f.name}': {note}")
         if f.media:
-            for rule, text in read_limits(f.validations, BY_NAME[f.media].rules).unchecked:
+            for rule, text in read_limits(f.validations, MEDIA_KIND[f.media].rules).unchecked:
                 lines.append(f"field '{f.key}': rule '{rule}' is not checked before the submit "
                              f"(RunComfy checks it){f': {text}' if text else ''}")
     lines.append(f"outputs ({spec.output}): {', '.join(return_names(spec.output))}")
@@ -182,19 +172,14 @@ def inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def pack_model_ids() -> dict[str, str]:
-    """model_id → display name of the models shipped in the pack's own folder."""
-    from .registry import PACK_MODELS, load_specs
-    return {s.model_id: s.display_name for s in load_specs([PACK_MODELS])}
-
-
-def add_model(model_id: str | None = None, *, schema_file: str | None = None, client=None,
-              models_dir=None, force: bool = False) -> tuple[Path, list[str]]:
-    """Write the model file for ``model_id`` into the user's models folder.
+def add_model(model_id: str | None = None, *, models_dir, schema_file: str | None = None,
+              client=None, force: bool = False) -> tuple[Path, list[str]]:
+    """Write the model file for ``model_id`` into the user's models folder ``models_dir``.
 
     The schema comes from ``schema_file`` when given (see model_file_from_doc), else from
-    the catalog (``client.model``).  Returns (path written, mapping report).  Replacing a
-    file of the same model is an update; a file of another model is kept unless ``force``.
+    the catalog (``client.model``, or ``client()`` when it is a function making one).
+    Returns (path written, mapping report).  Replacing a file of the same model is an
+    update; a file of another model is kept unless ``force``.
     """
     model_id = (model_id or "").strip().strip("/") or None
     if schema_file:
@@ -213,9 +198,8 @@ def add_model(model_id: str | None = None, *, schema_file: str | None = None, cl
         if not model_id:
             raise CatalogError("Give a model id (e.g. 'wan-ai/wan-2-2/image-to-video') or a "
                                "saved schema file.")
-        if client is None:
-            from ..remote.client import RunComfyClient
-            client = RunComfyClient()
+        if callable(client):
+            client = client()
         try:
             entry = client.model(model_id)
         except ApiError as e:
@@ -242,7 +226,7 @@ def add_model(model_id: str | None = None, *, schema_file: str | None = None, cl
         raise CatalogError(f"{spec.model_id} already ships with the pack as node "
                            f"'RunComfy {shipped[spec.model_id]}'; nothing was written.")
 
-    folder = Path(models_dir) if models_dir is not None else default_models_dir()
+    folder = Path(models_dir)
     target = folder / f"{slug(spec.model_id)}.json"
     if inside(target, PACK_ROOT):
         raise CatalogError(f"Refusing to write {target}: it is inside the pack folder, which "
@@ -264,36 +248,6 @@ def existing_model_id(path: Path) -> str | None:
         return doc.get("model_id") if isinstance(doc, dict) else None
     except (OSError, ValueError):
         return None
-
-
-def default_models_dir() -> Path:
-    from .registry import user_models_dir
-    return user_models_dir()
-
-
-# -- command line ------------------------------------------------------------------------------
-def comfyui_user_dir(pack_root: Path | None = None) -> Path | None:
-    """``<ComfyUI>/user/runcomfy`` when the pack sits in ``<ComfyUI>/custom_nodes/<pack>``
-    (where ComfyUI's ``folder_paths.get_user_directory()`` is, unless started with
-    ``--user-directory``; then give ``--user-dir``)."""
-    comfy = Path(pack_root or PACK_ROOT).resolve().parent.parent
-    if (comfy / "main.py").is_file() and (comfy / "custom_nodes").is_dir():
-        return comfy / "user" / "runcomfy"
-    return None
-
-
-def cli_user_dir(given: str | None) -> Path:
-    """--user-dir, else RUNCOMFY_USER_DIR (ComfyUI honours it too), else the ComfyUI user
-    folder next to the pack, else the pack's own fallback (host.user_dir()).  A --user-dir
-    that is ComfyUI's own user folder (what ComfyUI's --user-directory names: it holds
-    ``default/`` or ``runcomfy/``) means its ``runcomfy`` subfolder, where the pack reads."""
-    if given:
-        folder = Path(given).expanduser()
-        looks_like_comfyui_user = (folder / "runcomfy").is_dir() or (folder / "default").is_dir()
-        return folder / "runcomfy" if folder.name != "runcomfy" and looks_like_comfyui_user else folder
-    if os.environ.get("RUNCOMFY_USER_DIR"):
-        return host.user_dir()
-    return comfyui_user_dir() or host.user_dir()
 
 
 MAX_PAGES = 200            # 20,000 models at 100 a page: far more than RunComfy's catalog holds
@@ -351,52 +305,3 @@ def entry_key(entry: dict) -> str:
     """What tells two catalog entries apart: the model id (the whole entry when it has none)."""
     model_id = entry.get("model_id")
     return model_id if isinstance(model_id, str) else json.dumps(entry, sort_keys=True, default=str)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nodes.catalog",
-                                     description="Add RunComfy models as ComfyUI nodes.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add = sub.add_parser("add", help="write a model file for MODEL_ID into the user models folder")
-    add.add_argument("model_id", nargs="?", help="e.g. wan-ai/wan-2-2/image-to-video")
-    add.add_argument("--from-file", metavar="FILE",
-                     help="a schema JSON saved from the model's API page (entry, model file or "
-                          "bare input schema) instead of asking the catalog")
-    add.add_argument("--user-dir", metavar="DIR",
-                     help="ComfyUI's user folder (as given to ComfyUI's --user-directory) or "
-                          "its runcomfy subfolder; models go to <that>/runcomfy/models. "
-                          "Default: <ComfyUI>/user/runcomfy")
-    add.add_argument("--force", action="store_true",
-                     help="replace an existing file even if it holds another model")
-    lst = sub.add_parser("list", help="list catalog models")
-    lst.add_argument("--search", default="", metavar="TEXT")
-    args = parser.parse_args(argv)
-
-    try:
-        if args.command == "list":
-            from ..remote.client import RunComfyClient
-            listing = list_models(RunComfyClient(), args.search)
-            for m in listing.models:
-                cats = ", ".join(m.get("categories") or [])
-                print(f"{m.get('model_id')}  -  {m.get('display_name', '')}"
-                      f"{f'  [{cats}]' if cats else ''}")
-            print(listing.summary())
-            return 0
-        if not (args.model_id or args.from_file):
-            parser.error("add needs MODEL_ID or --from-file FILE")
-        user = cli_user_dir(args.user_dir)
-        path, report = add_model(args.model_id, schema_file=args.from_file,
-                                 models_dir=user / "models", force=args.force)
-    except RunComfyError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"Wrote {path}")
-    print("What the node does with the schema:")
-    for line in report:
-        print(f"  {line}")
-    print("Restart ComfyUI to see the node.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

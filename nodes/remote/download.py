@@ -38,10 +38,12 @@ import requests
 import urllib3
 from requests.auth import AuthBase
 
-from ..errors import ConfigError, DownloadError, clip, redact
+from ..core.errors import DownloadError, clip, redact
+from ..core.settings import BY_ENV
 
 MiB = 1024 * 1024
 MAX_ENV = "RUNCOMFY_MAX_DOWNLOAD_MB"
+DEFAULT_MAX_BYTES = int(BY_ENV[MAX_ENV].default * MiB)
 CHUNK = MiB
 MAX_REDIRECTS = 5
 BACKOFF = (0.5, 1.0)          # sleeps between the 3 attempts
@@ -50,11 +52,11 @@ TICK_S = 1.0                  # ... and at least one per second while waiting fo
 STALL_S = 30.0                # less than STALL_BYTES in this window is a stall
 STALL_BYTES = 64 * 1024
 DEADLINE_ENV = "RUNCOMFY_DOWNLOAD_TIMEOUT_MIN"
+DEFAULT_DEADLINE_S = BY_ENV[DEADLINE_ENV].default * 60
 URL_SHOWN = 160               # characters of a URL quoted in a message
 _REDIRECTS = (301, 302, 303, 307, 308)
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
               urllib3.exceptions.HTTPError, http.client.HTTPException)
-_UNSET = object()
 _KEEP = ("The file is still on RunComfy; run the node again to fetch it without paying, "
          "or open the link.")
 
@@ -66,12 +68,6 @@ class _Retry(Exception):
 def shown(url: str) -> str:
     """A URL as quoted in a message: at most URL_SHOWN characters."""
     return clip(url, URL_SHOWN)
-
-
-def deadline_s() -> float:
-    """Seconds all attempts of one download may take: RUNCOMFY_DOWNLOAD_TIMEOUT_MIN, default 30."""
-    from ..settings import download_deadline_s
-    return download_deadline_s()
 
 
 def host_address(host: str):
@@ -186,20 +182,10 @@ def _fmt(n: int) -> str:
     return f"{n / MiB:.1f} MB" if n >= MiB // 10 else f"{n} bytes"
 
 
-def _max_bytes(max_bytes) -> int:
-    if max_bytes is not _UNSET:
-        return int(max_bytes)
-    from ..settings import max_download_bytes
-    try:
-        return max_download_bytes()
-    except ConfigError as e:          # checked before the submit too; this is the last guard
-        raise DownloadError(str(e)) from None
-
-
 def download(url: str, dest: "str | Path", *, api_base: str | None = None, token: str | None = None,
-             max_bytes: int = _UNSET, timeout=(10, STALL_S), progress=None,
+             max_bytes: int = DEFAULT_MAX_BYTES, timeout=(10, STALL_S), progress=None,
              session: "requests.Session | None" = None, part: "Path | None" = None,
-             deadline: float | None = None) -> Path:
+             deadline: float = DEFAULT_DEADLINE_S) -> Path:
     """Fetch ``url`` into ``dest`` (see module doc).  Returns the final path; raises DownloadError.
 
     ``api_base`` is the API the link came from: its origin alone gets ``token``, and only when
@@ -210,10 +196,10 @@ def download(url: str, dest: "str | Path", *, api_base: str | None = None, token
     """
     dest = Path(dest)
     part = Path(part) if part else dest.with_name(dest.name + ".part")
-    limit = _max_bytes(max_bytes)
+    limit = int(max_bytes)
     sess = session or requests.Session()
     attempts = len(BACKOFF) + 1
-    budget = _Budget(deadline if deadline is not None else deadline_s())
+    budget = _Budget(deadline)
     try:
         _check_url(url, api_base)
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""Is another process on this machine still alive?  (For claims left by a crashed run.)"""
+"""Facts about this machine: is another process still alive (for claims and downloads left by a
+crashed run), and how much memory it has (the default result memory budget)."""
 from __future__ import annotations
 
 import os

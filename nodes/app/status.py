@@ -1,16 +1,19 @@
 """Live status on the node: job events, download and decode progress → one line of text.
 
-Inside ComfyUI the text goes to the node (progress text) and the bar shows download and
-decode progress; outside, each line goes to the log.  ``lines`` keeps the history so
-tests and the demo can see every stage.
+The host shows the text on the node and the bar for download and decode progress; without
+a host (tests, the demo), each line goes to the log.  ``lines`` keeps the history so tests
+and the demo can see every stage.  Implements core.report.Reporter.
 """
 from __future__ import annotations
 
 import threading
 import time
 
-from . import host
+import logging
+
 from ..remote.job import Event, duration
+
+log = logging.getLogger("runcomfy")
 
 MB = 1024 * 1024
 
@@ -24,9 +27,9 @@ def size(n: int) -> str:
     return f"{n / MB:.1f} MB" if n >= MB / 10 else f"{n / 1024:.0f} KB"
 
 
-class Reporter:
-    def __init__(self, node_id=None, sink=None):
-        self.node_id = node_id
+class StatusReporter:
+    def __init__(self, host=None, node_id=None, sink=None):
+        self.host, self.node_id = host, node_id
         self.sink = sink                 # optional callable(stage, text), e.g. the demo's printer
         self.lines: list[tuple[str, str]] = []
         self.notes: list[str] = []
@@ -36,9 +39,19 @@ class Reporter:
     def say(self, stage: str, text: str) -> None:
         with self._lock:
             self.lines.append((stage, text))
-        host.show_status(self.node_id, text, self.notes[-3:] if stage != "note" else [])
+        self.show(text, self.notes[-3:] if stage != "note" else [])
         if self.sink:
             self.sink(stage, text)
+
+    def show(self, text: str, notes) -> None:
+        if self.host is not None:
+            self.host.show_status(self.node_id, text, notes)
+        else:
+            log.info("%s", text)
+
+    def progress(self, value: float, total: float) -> None:
+        if self.host is not None:
+            self.host.show_progress(self.node_id, value, total)
 
     def note(self, text: str) -> None:
         """A fact worth keeping on the node under the status (e.g. 'image resized …')."""
@@ -72,13 +85,13 @@ class Reporter:
         of = f" of {size(total)}" if total else ""
         self.say("downloading", f"Downloading {size(received)}{of}")
         if total:
-            host.show_progress(self.node_id, received, total)
+            self.progress(received, total)
 
     def decoding(self, done: int, total: int) -> None:
         if not self._due(done == total):
             return
         self.say("decoding", f"Decoding {done} / {total} frames")
-        host.show_progress(self.node_id, done, total)
+        self.progress(done, total)
 
     def _due(self, final: bool) -> bool:
         now = time.monotonic()

@@ -1,21 +1,23 @@
-"""Media kinds as data: one entry per kind of file a model takes (image, video, audio).
+"""Kinds of media as data: what a model takes (media kinds) and what it returns (output kinds).
 
-An entry says everything the pack needs about its kind:
+A media kind (image, mask, video, audio) says everything the pack needs about its inputs:
   * how a schema field is recognised: its ``format`` (on the property, or on ``items``),
     single (``*_uri``) or a list (``*_uris``, or an array); the key only as a fallback,
     when the property has no format at all;
   * which ComfyUI socket type feeds it (a comma list is a union: "VIDEO,IMAGE");
-  * how a value is sent: a ``data:<mime>/…`` URI made by its encoder, or an https link;
-  * its inline size limit, and which ``validations`` rules apply to it.
+  * how a value is sent (a ``data:<mime>/…`` URI, or an https link), its inline size limit,
+    and which ``validations`` rules apply to it.
+An output kind (video, image, audio, 3D model) says how its files are found in a result (keys
+and file extensions), how a catalog entry names it, and which outputs a node whose model makes
+it has.
 
-Adding a kind (masks, 3D files …) is one entry here plus its encoder module; the schema
-reader, the node factory, the request builder and the fingerprint all read this table.
-Encoders and digests are named as "module:function" so torch and PyAV load on first use.
+Each kind is one record here plus its behaviour a layer up: a media kind's encoder
+(``inputs/encoders.py``), an output kind's decoder and outputs (``results/outputs.py``).
+The schema reader, the node factory, the request builder, the fingerprint, the result
+reader and the catalog tool all derive from these tables.
 """
 from __future__ import annotations
 
-import base64
-import importlib
 import re
 from dataclasses import dataclass
 
@@ -34,11 +36,8 @@ class MediaKind:
     socket_type: str             # ComfyUI type(s) a socket of this kind takes
     mime: str                    # data URIs of this kind start with "data:<mime>/"
     inline_max: int              # longest data URI (the whole string) the service takes
-    rules: frozenset             # validation facts that apply (see rules.py)
-    encoder: str                 # "module:function" (item, context) -> data URI
-    digest: str                  # "module:function" (value, legacy) -> content hash (fingerprint)
-    splitter: str                # "module:function" batch -> its items, on a list field ("": whole)
-    batch_hint: str              # how a batch on a list socket is read, for tooltips
+    rules: frozenset             # validation facts that apply (see inputs/rules.py)
+    batch_hint: str              # how a batch on a list socket is read, for tooltips ("": kept whole)
     what: str                    # "an image", for sentences
     connect_hint: str            # what to connect, for sentences
 
@@ -53,19 +52,8 @@ class MediaKind:
         return inline, (f"the {inline / 1e6:.1f} MB limit for {self.what} sent inline "
                         f"({self.inline_max // MiB} MiB as base64)")
 
-    def encode(self, item, ctx) -> str:
-        return _load(self.encoder)(item, ctx)
 
-    def digest_of(self, value, legacy: bool = False) -> str:
-        """The value's content hash for the fingerprint (``legacy``: as version 2 hashed it)."""
-        return _load(self.digest)(value, legacy)
-
-    def split(self, value) -> list:
-        """A connected batch as the items of a list field (a batch of 3 images is 3 images)."""
-        return _load(self.splitter)(value) if self.splitter else [value]
-
-
-KINDS: tuple[MediaKind, ...] = (
+MEDIA_KINDS: tuple[MediaKind, ...] = (
     MediaKind(                   # first: "mask_image" is a mask, not an image
         name="mask",
         one_formats=frozenset({"mask_uri", "mask-uri", "mask_url", "mask"}),
@@ -76,8 +64,7 @@ KINDS: tuple[MediaKind, ...] = (
         list_suffixes=("_mask_urls", "_masks"),
         socket_type="MASK,IMAGE", mime="image", inline_max=6 * MiB,
         rules=frozenset({"width", "height", "size", "aspect"}),
-        encoder=".images:encode_mask_item", digest=".fingerprint:image_digest",
-        splitter=".images:split_masks", batch_hint="A batch gives one item per mask.",
+        batch_hint="A batch gives one item per mask.",
         what="a mask", connect_hint="connect a MASK (white is the area it applies to) or an IMAGE"),
     MediaKind(
         name="image",
@@ -90,8 +77,7 @@ KINDS: tuple[MediaKind, ...] = (
         list_suffixes=("_image_urls", "_images", "_img_urls"),
         socket_type="IMAGE", mime="image", inline_max=6 * MiB,
         rules=frozenset({"width", "height", "size", "aspect"}),
-        encoder=".images:encode_item", digest=".fingerprint:image_digest",
-        splitter=".images:split_images", batch_hint="A batch gives one item per image.",
+        batch_hint="A batch gives one item per image.",
         what="an image", connect_hint="connect an IMAGE"),
     MediaKind(
         name="video",
@@ -103,7 +89,6 @@ KINDS: tuple[MediaKind, ...] = (
         list_suffixes=("_video_urls", "_videos"),
         socket_type="VIDEO,IMAGE", mime="video", inline_max=32 * MiB,
         rules=frozenset({"width", "height", "size", "aspect", "duration"}),
-        encoder=".video:encode_item", digest=".fingerprint:video_digest", splitter="",
         batch_hint="",
         what="a video", connect_hint="connect a VIDEO or an IMAGE batch (its frames)"),
     MediaKind(
@@ -117,11 +102,10 @@ KINDS: tuple[MediaKind, ...] = (
         list_suffixes=("_audio_urls", "_audios"),
         socket_type="AUDIO", mime="audio", inline_max=16 * MiB,
         rules=frozenset({"size", "duration"}),
-        encoder=".audio:encode_item", digest=".fingerprint:audio_digest",
-        splitter=".audio:split_clips", batch_hint="A batch gives one item per clip.",
+        batch_hint="A batch gives one item per clip.",
         what="an audio clip", connect_hint="connect an AUDIO"),
 )
-BY_NAME = {k.name: k for k in KINDS}
+MEDIA_KIND = {k.name: k for k in MEDIA_KINDS}
 
 
 GENERIC_FORMATS = {None, "uri", "url", "iri", "uri-reference", "data-url", "binary"}
@@ -138,12 +122,12 @@ def recognise(key: str, prop: dict, title: str = "") -> tuple[MediaKind, bool] |
     items = prop.get("items") if isinstance(prop.get("items"), dict) else {}
     item_fmt = items.get("format")
     is_array = prop.get("type") == "array"
-    for kind in KINDS:
+    for kind in MEDIA_KINDS:
         if fmt in kind.many_formats or item_fmt in kind.many_formats | kind.one_formats:
             return kind, True
         if fmt in kind.one_formats:
             return kind, is_array
-    for kind in KINDS:               # JSON Schema's own word: "contentMediaType": "image/png"
+    for kind in MEDIA_KINDS:               # JSON Schema's own word: "contentMediaType": "image/png"
         if media_type(prop) == kind.name or media_type(items) == kind.name:
             return kind, is_array
     if fmt not in GENERIC_FORMATS or item_fmt not in GENERIC_FORMATS or "enum" in prop:
@@ -155,7 +139,7 @@ def recognise(key: str, prop: dict, title: str = "") -> tuple[MediaKind, bool] |
     for name in (strip_node_prefix(key).lower(), re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")):
         if name.startswith(COUNT_PREFIXES):
             continue                       # num_images, max_videos: a count, not media
-        for kind in KINDS:
+        for kind in MEDIA_KINDS:
             if is_array and (name in kind.list_keys | kind.keys or name.endswith(kind.list_suffixes)):
                 return kind, True
             if not is_array and (name in kind.keys or name.endswith(kind.key_suffixes)):
@@ -180,10 +164,45 @@ def kind_of_data_uri(link: str) -> str | None:
     return m.group(1) if m else None
 
 
-def data_uri(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
-def _load(path: str):
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module, __package__), name)
+# -- output kinds -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OutputKind:
+    name: str                    # the model file's "output", and the group a result's files fall in
+    result_keys: tuple           # keys of a result's ``output`` naming one file, then a list of them
+    extensions: tuple            # file extensions of its links (the kind of a link no key names)
+    words: str                   # regex: how a catalog entry says it makes this ("to-video", …)
+    outputs: tuple               # the node's outputs when a model makes this kind (append only:
+                                 # saved workflows link outputs by position); see results/outputs.py
+    preview: str = ""            # how a node previews its files: "images", "animated", "audio", ""
+    what: str = ""               # for sentences: "a video"
+
+
+AUDIO_WORDS = r"audio|music|speech|voice|sound|song|tts"
+
+OUTPUT_KINDS: tuple[OutputKind, ...] = (
+    OutputKind("video", ("video", "videos"), (".mp4", ".webm", ".mov", ".mkv", ".m4v", ".avi"),
+               "video", ("frames", "fps", "frame_count", "video", "video_url", "request_id", "audio"),
+               preview="animated", what="a video"),
+    OutputKind("image", ("image", "images"),
+               (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"),
+               "image", ("images", "image_urls", "request_id"), preview="images", what="an image"),
+    OutputKind("audio", ("audio", "audios"), (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus"),
+               AUDIO_WORDS, ("audio", "audio_url", "request_id"), preview="audio", what="a sound"),
+    OutputKind("3d", ("model_mesh", "model_meshes"), (".glb", ".gltf", ".obj", ".ply", ".stl", ".fbx", ".usdz"),
+               r"3d|mesh|glb", ("model_file", "model_url", "request_id"), what="a 3D model"),
+)
+OUTPUT_KIND = {k.name: k for k in OUTPUT_KINDS}
+MAIN_OUTPUTS = tuple(k.name for k in OUTPUT_KINDS)
+
+
+def output_kind_of_link(key: str, url: str) -> str | None:
+    """The output kind of a result link: by its file extension, else by a key naming exactly
+    one kind ("video_url"); None when neither tells."""
+    path = url.split("?", 1)[0].split("#", 1)[0].lower()
+    by_ext = [k.name for k in OUTPUT_KINDS if path.endswith(k.extensions)]
+    if by_ext:
+        return by_ext[0]
+    by_key = [k.name for k in OUTPUT_KINDS if k.name in key.lower()]
+    return by_key[0] if len(by_key) == 1 else None
