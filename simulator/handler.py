@@ -10,8 +10,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .jobs import FAILURES, JOB_FAULTS
 from .validate import check_body
 
-CONTENT_TYPES = {"mp4": "video/mp4", "png": "image/png", "wav": "audio/wav", "mp3": "audio/mpeg"}
-WHAT = {"video": "a video", "image": "an image", "audio": "audio"}
+CONTENT_TYPES = {"mp4": "video/mp4", "png": "image/png", "wav": "audio/wav", "mp3": "audio/mpeg",
+                 "glb": "model/gltf-binary"}
+WHAT = {"video": "a video", "image": "an image", "audio": "audio", "3d": "a 3D model"}
 
 # Faults applied before routing; "redirect", "truncate", "corrupt" are taken by on_file itself.
 REQUEST_FAULTS = ("slow", *JOB_FAULTS, "429", "500", "500001", "error",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import audio, media
+from . import audio, media, mesh
 
 RESOLUTIONS = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 FRAME_KEYS = ("num_frames", "frames", "length")
@@ -49,7 +49,7 @@ class Job:
     request_id: str
     model_id: str
     body: dict
-    output_kind: str            # "video", "image" or "audio"
+    output_kind: str            # "video", "image", "audio" or "3d"
     submitted_at: float
     queue_s: float
     run_s: float
@@ -165,6 +165,14 @@ class MediaStore:
         with self._lock:
             if not path.exists():
                 path.write_bytes(media.png_bytes(width, height, index))
+        return path
+
+    def mesh(self, colour: tuple[float, float, float]) -> Path:
+        """A binary glTF (.glb) mesh in ``colour`` (see ``mesh.py``)."""
+        path = self.folder / ("mesh_" + "_".join(f"{c:.4f}" for c in colour) + ".glb")
+        with self._lock:
+            if not path.exists():
+                path.write_bytes(mesh.glb_bytes(colour))
         return path
 
     def audio(self, sound: Sound, fmt: str = "wav") -> Path:

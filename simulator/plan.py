@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from .audio import prompt_pitch
 from .jobs import FRAME_KEYS, Sound, image_params, input_picture, video_params
+from .mesh import picture_colour
 from .probe import parse_data_uri, probe
 from .validate import media_kind
 
@@ -25,8 +26,8 @@ SOUND_SWITCHES = ("generate_audio", "enable_audio")
 
 @dataclass
 class Output:
-    kind: str                  # video | image | audio
-    ext: str                   # mp4 | png | wav | mp3
+    kind: str                  # video | image | audio | 3d
+    ext: str                   # mp4 | png | wav | mp3 | glb
     params: dict               # the MediaStore call's arguments
 
 
@@ -52,6 +53,10 @@ def plan_job(kind: str, schema: dict, body: dict, tokens: dict) -> Plan:
         plan = Plan(kind, count, sound.seconds)
         plan.files = [Output("audio", fmt, {"sound": Sound(sound.seconds, sound.freq + 20 * i),
                                              "fmt": fmt}) for i in range(count)]
+    elif kind == "3d":         # a mesh coloured like the input picture (see mesh.py)
+        plan = Plan(kind, count, 0.0)
+        colour = picture_colour(input_picture(body))
+        plan.files = [Output("3d", "glb", {"colour": colour}) for _ in range(count)]
     else:
         plan = Plan(kind, count, 0.0)
         plan.files = [Output("image", "png", {**image_params(body), "index": i}) for i in range(count)]

@@ -3,7 +3,8 @@
 Implements submit, status, result, cancel and the catalog (see shared/PROTOCOL.md),
 checks the Bearer token, validates bodies against the model schemas (422 with
 `detail`), walks jobs through their timeline and serves real MP4 (with or without an AAC
-track), PNG, WAV and MP3 outputs; ``?include_cost=true`` charges by the model's price unit.
+track), PNG, WAV, MP3 and binary glTF (.glb) outputs; ``?include_cost=true`` charges by the
+model's price unit.
 
 Faults are switched on per run (``Simulator.fault(...)`` or ``--fault`` on the command
 line) or per request: a prompt containing ``[sim:fail]``, ``[sim:run=12]``, … (see
@@ -22,7 +23,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from .catalog import Catalog
-from .handler import Handler
+from .handler import CONTENT_TYPES, Handler
 from .jobs import JOB_FAULTS, Clock, Job, MediaStore, new_request_id
 from .plan import plan_job
 from .pricing import charge
@@ -56,12 +57,14 @@ class Simulator:
                  port: int = 0, media_dir: str | None = None, max_side: int | None = None,
                  frame_cap: int | None = None, clock: Clock | None = None, timeline=None,
                  video_shape: str = "video", image_shape: str = "images", catalog=None,
-                 audio_shape: str = "audio", submit_rate: float | None = None):
+                 audio_shape: str = "audio", mesh_shape: str = "model_mesh",
+                 submit_rate: float | None = None):
         self.token = token
         self.queue_s, self.run_s = queue_s, run_s
         self.clock = clock or Clock()
         self.timeline = timeline          # optional callable(model_id, body) -> (queue_s, run_s)
-        self.shapes = {"video": video_shape, "image": image_shape, "audio": audio_shape}
+        self.shapes = {"video": video_shape, "image": image_shape, "audio": audio_shape,
+                       "3d": mesh_shape}
         self.submit_limit = TokenBucket(submit_rate, self.clock) if submit_rate else None
         self.catalog = catalog or Catalog()
         self._tmp = None if media_dir else tempfile.TemporaryDirectory(prefix="runcomfy-sim-")
@@ -80,7 +83,7 @@ class Simulator:
 
     def start(self) -> "Simulator":
         for srv in (self.api, self.second):
-            threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+            threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.01},
                              daemon=True).start()
         return self
 
@@ -112,6 +115,8 @@ class Simulator:
                            lambda self, v: self.shapes.__setitem__("image", v))
     audio_shape = property(lambda self: self.shapes["audio"],
                            lambda self, v: self.shapes.__setitem__("audio", v))
+    mesh_shape = property(lambda self: self.shapes["3d"],
+                          lambda self, v: self.shapes.__setitem__("3d", v))
 
     # -- faults and log ----------------------------------------------------------------
     def fault(self, kind: str, endpoint: str = "*", times: int = 1, **kw) -> Fault:
@@ -172,11 +177,16 @@ class Simulator:
         return len(ahead) + 1
 
     def outputs(self, job: Job, base: str) -> dict:
-        """The result's ``output``: the primary files under the job's shape, extras by kind."""
+        """The result's ``output``: the primary files under the job's shape, extras by kind.
+
+        A file is a bare link, except a 3D model's: an object ``{"url", "content_type",
+        "file_name"}``, as 3D models on RunComfy answer (``{"model_mesh": {"url": …}}``).
+        """
         if job.fault == "empty":
             return {}
         files = job.plan.files
         urls = [f"{base}/files/{job.request_id}/output_{i}.{f.ext}" for i, f in enumerate(files)]
+        urls = [file_object(u, f.ext) if f.kind in FILE_OBJECTS else u for u, f in zip(urls, files)]
         shape, primary = job.shape, urls[:job.count]
         out = {shape: primary} if shape.endswith("s") else {shape: primary[0]} if primary else {}
         for kind, index in job.plan.extras.items():
@@ -184,7 +194,7 @@ class Simulator:
         return out
 
     def file_for(self, job: Job, name: str) -> Path | None:
-        m = re.match(r"output_(\d+)\.(mp4|png|wav|mp3)$", name)
+        m = re.match(r"output_(\d+)\.(mp4|png|wav|mp3|glb)$", name)
         files = job.plan.files
         if not m or int(m.group(1)) >= len(files) or files[int(m.group(1))].ext != m.group(2):
             return None
@@ -195,6 +205,8 @@ class Simulator:
                                     p["picture"], p["sound"])
         if out.kind == "audio":
             return self.media.audio(**out.params)
+        if out.kind == "3d":
+            return self.media.mesh(**out.params)
         return self.media.image(**out.params)
 
     def take_submit_token(self) -> int:
@@ -220,6 +232,14 @@ class TokenBucket:
                 self.tokens -= 1
                 return 0
             return max(1, math.ceil((1 - self.tokens) / self.rate))
+
+
+FILE_OBJECTS = ("3d",)     # output kinds whose files are objects with a "url", not bare links
+
+
+def file_object(url: str, ext: str) -> dict:
+    return {"url": url, "content_type": CONTENT_TYPES.get(ext, "application/octet-stream"),
+            "file_name": url.rsplit("/", 1)[-1]}
 
 
 def magic(body: dict) -> dict:

@@ -1,11 +1,14 @@
 """One node run in a separate process, for the tests that crash, kill or race processes.
 
-    python tests/child_run.py NODE_ID [--kill-at STAGE] [--start-at UNIX_TIME] [--seed N]
+    python tests/child_run.py NODE_ID [--kill-at STAGE] [--barrier DIR] [--seed N]
 
 It runs the node with its default widgets and a fixed random picture, against the
 simulator and user folder named in the environment, and prints one JSON line:
-{"request_id": ...} or {"error": class name, "message": ...}.  With --kill-at it sends
-itself SIGKILL when the node's status reaches that stage (no cleanup of any kind).
+{"request_id": ..., "stages": [...], "notes": [...]} or {"error": class name, "message": ...}.
+With --kill-at it sends itself SIGKILL when the node's status reaches that stage (no
+cleanup of any kind).  With --barrier it says it is ready (DIR/ready-<pid>, once everything
+is imported and the node built) and starts its run only when DIR/go appears: processes that
+race start together, however long their imports took.
 """
 import argparse
 import json
@@ -32,7 +35,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("node_id")
     ap.add_argument("--kill-at", default="")
-    ap.add_argument("--start-at", type=float, default=0.0)
+    ap.add_argument("--barrier", default="")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     rt = Runtime(PlainHost())          # this process's own runtime: folders from the environment
@@ -47,13 +50,24 @@ def main():
         if stage == args.kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    if args.start_at:
-        time.sleep(max(0.0, args.start_at - time.time()))
+    if args.barrier:
+        wait_at_barrier(Path(args.barrier))
+    reporter = Reporter(sink=sink)
     try:
-        out = run_model(rt, cls.SPEC, values, Reporter(sink=sink))
-        print(json.dumps({"request_id": out["result"][-1]}), flush=True)
+        out = run_model(rt, cls.SPEC, values, reporter)
+        print(json.dumps({"request_id": out["result"][-1], "stages": reporter.stages,
+                          "notes": reporter.notes}), flush=True)
     except RunComfyError as e:
         print(json.dumps({"error": type(e).__name__, "message": str(e)}), flush=True)
+
+
+def wait_at_barrier(folder: Path, timeout: float = 120.0) -> None:
+    (folder / f"ready-{os.getpid()}").touch()
+    end = time.monotonic() + timeout
+    while not (folder / "go").exists():
+        if time.monotonic() > end:
+            sys.exit("the barrier never opened")
+        time.sleep(0.005)
 
 
 if __name__ == "__main__":

@@ -11,25 +11,34 @@ if str(ROOT) not in sys.path:
 
 from nodes.app.plain_host import PlainHost  # noqa: E402
 from nodes.app.runtime import Runtime  # noqa: E402
+from nodes.core.clock import Clock  # noqa: E402
 from nodes.comfy.registry import build_mappings  # noqa: E402
 from nodes.remote.client import RunComfyClient  # noqa: E402
 from nodes.remote.transport import RetryPolicy  # noqa: E402
 from simulator import Simulator  # noqa: E402
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, max_retry_after=0.2)
+SCALE = 20.0      # simulated seconds per real second: the simulator's jobs and the pack's waits
 
 
 @pytest.fixture
-def sim():
+def clock():
+    """The time a test's simulator and pack share: a job of 3 simulated seconds polled every
+    simulated second takes 0.3 real seconds, and every interval keeps its meaning."""
+    return Clock(SCALE)
+
+
+@pytest.fixture
+def sim(clock):
     """A simulator with short jobs and small outputs (320 px, fast to encode)."""
-    s = Simulator("test-token", queue_s=0.2, run_s=0.4, max_side=320).start()
+    s = Simulator("test-token", queue_s=0.2, run_s=0.4, max_side=320, clock=clock).start()
     yield s
     s.stop()
 
 
 @pytest.fixture
-def client(sim):
-    return RunComfyClient(sim.base_url, sim.token, policy=FAST, timeout=(2, 5))
+def client(sim, clock):
+    return RunComfyClient(sim.base_url, sim.token, policy=FAST, timeout=(2, 5), clock=clock)
 
 
 @pytest.fixture(autouse=True)
@@ -43,15 +52,16 @@ def user_dirs(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def rt(user_dirs):
-    """The runtime the test runs the pack on: its folders are the test's own."""
-    return Runtime(PlainHost(), timeout=(2, 5))
+def rt(user_dirs, clock):
+    """The runtime the test runs the pack on: its folders are the test's own, its time the
+    simulator's."""
+    return Runtime(PlainHost(), clock=clock, timeout=(2, 5))
 
 
 @pytest.fixture
-def fast_rt(user_dirs):
+def fast_rt(user_dirs, clock):
     """A runtime whose API clients retry at once (FAST), for tests that count retries."""
-    return Runtime(PlainHost(), policy=FAST, timeout=(2, 5))
+    return Runtime(PlainHost(), clock=clock, policy=FAST, timeout=(2, 5))
 
 
 @pytest.fixture

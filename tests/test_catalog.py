@@ -371,12 +371,12 @@ def test_generic_node_shape_and_registration(rt):
                                       "video_field", "audio_field"]      # appended only
     assert spec["required"]["arguments"][1]["default"] == "{}"
     assert spec["required"]["image_field"][1]["default"] == "image_url"
-    assert spec["required"]["output"][0] == ["video", "image", "audio"]
+    assert spec["required"]["output"][0] == ["video", "image", "audio", "3d"]   # kinds, appended
     assert list(spec["optional"]) == ["image_1", "image_2", "image_3", "video", "audio"]
     assert (spec["optional"]["video"][0], spec["optional"]["audio"][0]) == ("VIDEO,IMAGE", "AUDIO")
     assert spec["hidden"] == {"unique_id": "UNIQUE_ID"}
     assert cls.RETURN_NAMES == ("frames", "fps", "frame_count", "video", "video_url", "request_id",
-                                "audio")
+                                "audio", "model_file")          # outputs only ever appended
     assert cls.CATEGORY == "RunComfy" and cls.FUNCTION == "run"
     classes, names = registry.build_mappings(rt, tools=True)
     registered = classes["RunComfy_Model"]        # a class of its own for each runtime
@@ -398,7 +398,7 @@ def run_generic(rt, values, reporter):
 def test_generic_text_only_model_with_arguments_json(quick, env, fast_rt):
     values = generic_values(model_id="acme/text-to-video",
                             arguments='{"prompt": "a cat on a roof", "duration": 2, "seed": 7}')
-    frames, fps, count, _video, url, rid, _audio = run_generic(fast_rt, values,
+    frames, fps, count, _video, url, rid, _audio, _model = run_generic(fast_rt, values,
                                                                Reporter())["result"]
     assert only_body(quick, "acme/text-to-video") == {"prompt": "a cat on a roof",
                                                       "duration": 2, "seed": 7}
@@ -411,7 +411,7 @@ def test_generic_image_model_with_one_connected_image(quick, env, fast_rt):
                             image_field="image_urls", image_1=smooth(400, 400),
                             arguments=json.dumps({"prompt": "make it blue",
                                                   "image_size": "1280*720 (16:9)"}))
-    frames, fps, count, video, urls, rid, _audio = run_generic(fast_rt, values,
+    frames, fps, count, video, urls, rid, _audio, _model = run_generic(fast_rt, values,
                                                                Reporter())["result"]
     body = only_body(quick, "wan-ai/wan-2-6/image-to-image")
     assert isinstance(body["image_urls"], list) and len(body["image_urls"]) == 1  # "…s": a list
@@ -480,7 +480,7 @@ def test_generic_node_run_is_async_and_uses_the_configured_service(rt, quick, mo
                             image_field="start_image_url", image_1=image(33, 33))
     out = asyncio.run(generic.generic_node(rt)().run(unique_id="7", **values))
     assert all(len(each) == 1 for each in out["result"])     # a list node: one item, lists of one
-    frames, fps, count, video, urls, rid, _audio = (each[0] for each in out["result"])
+    frames, fps, count, video, urls, rid, _audio, _model = (each[0] for each in out["result"])
     body = only_body(quick, "acme/two-image-blend")
     assert body["end_image_url"] == "https://example.com/b.png"
     assert decoded(body["start_image_url"]).size == (33, 33)

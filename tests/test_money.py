@@ -72,12 +72,21 @@ def journal_rows(rt) -> list:
 
 # -- two processes, one user folder ----------------------------------------------------------
 
-def test_two_processes_sharing_a_user_folder_submit_identical_inputs_once(rt, env):
-    env.queue_s, env.run_s = 0.5, 1.5
-    start = time.time() + 4.0           # both have imported torch and built the node by then
-    first, second = child("--start-at", str(start)), child("--start-at", str(start))
+def test_two_processes_sharing_a_user_folder_submit_identical_inputs_once(rt, env, tmp_path):
+    env.queue_s, env.run_s = 0.5, 20.0
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    first, second = child("--barrier", str(barrier)), child("--barrier", str(barrier))
+    wait_for(lambda: len(list(barrier.glob("ready-*"))) == 2, timeout=120)
+    (barrier / "go").touch()                                 # both start their run at once
     a, b = answer(first), answer(second)
-    assert "request_id" in a and a == b                     # the second reused the first's job
+    assert "request_id" in a and a["request_id"] == b["request_id"]    # one job for both
+    submitted = [r for r in (a, b) if "submitting" in r["stages"]]
+    other = b if submitted == [a] else a
+    assert len(submitted) == 1
+    # the race happened: the other run met the job while it was being submitted or still ran,
+    # not after it had finished (then it would only have been reused)
+    assert "waiting" in other["stages"] or any(n.startswith("Resuming") for n in other["notes"])
     assert len(env.calls("submit")) == 1
     assert len([e for e in journal_rows(rt) if e.request_id == a["request_id"]]) == 1
     assert len({e.fingerprint for e in journal_rows(rt)}) == len(journal_rows(rt)) == 1
@@ -250,7 +259,7 @@ class LocksJournalOnSubmit(Reporter):
 
 def test_a_paid_job_the_journal_could_not_record_is_fetched_and_recorded_later(rt, env, monkeypatch, caplog):
     monkeypatch.setattr(Journal, "busy_timeout_s", 0.3)
-    env.run_s = 2.0                                          # the lock ends while the job runs
+    env.run_s = 3.0 * env.clock.scale       # the lock (1 real second) ends while it runs (3 s)
     reporter = LocksJournalOnSubmit(rt.journal.path, hold=1.0)
     done = []
     worker = threading.Thread(target=lambda: done.append(

@@ -142,11 +142,10 @@ def test_the_background_refresh_never_blocks_and_needs_a_token(rt, sim, monkeypa
     assert refresh_prices_in_background(rt, ["wan-ai/wan-2-2/image-to-video"]) is None   # no token
     monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
     monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
-    sim.fault("slow", "model", times=-1, delay=0.5)
-    started = time.monotonic()
+    sim.fault("slow", "model", times=-1, delay=1.5)                # the catalog answers after 1.5 s
     thread = refresh_prices_in_background(rt, ["wan-ai/wan-2-2/image-to-video"])
-    assert time.monotonic() - started < 0.2                        # returned at once
-    thread.join(10)
+    assert thread.is_alive()                                       # returned before the answer came
+    thread.join(15)
     assert book.get(build_mappings(rt)[0][WAN22].SPEC).rate == 0.05
 
 

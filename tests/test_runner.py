@@ -186,9 +186,10 @@ def test_load_result_reads_the_journal_without_any_request(rt, env):
     first = run_model(rt, cls.SPEC, values(cls), Reporter())
     request_id = first["result"][2]
     calls_before = len(env.log)
-    frames, fps, count, video, urls, rid, _audio = load(rt, request_id, Reporter())["result"]
+    frames, fps, count, video, urls, rid, _audio, model = load(rt, request_id, Reporter())["result"]
     assert len(env.log) == calls_before                   # from the journal's local file
     assert rid == request_id and count == 1 and torch.equal(frames, first["result"][0])
+    assert model is None                                # an image result has no 3D file
 
 
 def test_load_result_fetches_a_request_this_machine_never_saw(rt, env, client):

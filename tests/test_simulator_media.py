@@ -168,13 +168,14 @@ NEW = {"acme/image-list-edit": ("image", 0.04), "acme/reference-to-video": ("sec
        "acme/audio-to-video": ("second", 0.09), "acme/text-to-audio": ("second", 0.002),
        "acme/video-to-video": ("second", 0.06), "acme/text-to-video": ("second", 0.05),
        "wan-ai/wan-2-6/image-to-image": ("image", 0.03), "wan-ai/wan-2-1/image-to-video": ("second", 0.06),
-       "community/wan-2-2/vace-fun": ("second", 0.07), "acme/camera-motion": ("request", 0.2)}
+       "community/wan-2-2/vace-fun": ("second", 0.07), "acme/camera-motion": ("request", 0.2),
+       "acme/image-to-3d": ("request", 0.15)}
 
 
 def test_every_model_has_a_price_and_a_unit(msim):
     listing = get(msim, "/v1/models", limit="100")
     entries = {m["model_id"]: m for m in listing["models"]}
-    assert set(NEW) <= set(entries) and listing["total"] == len(entries) == 15
+    assert set(NEW) <= set(entries) and listing["total"] == len(entries) == 16
     for entry in entries.values():
         assert entry["price_unit"] in ("second", "image", "request") and entry["base_price_usd"] > 0
     for model_id, (unit, rate) in NEW.items():

@@ -97,7 +97,7 @@ def finish(rt, plan, reporter, should_cancel, ledger=None) -> dict:
     started = time.monotonic()
     got = obtain(rt, plan, reporter, should_cancel)
     try:
-        outputs = build(plan.output, got.entry, got.files, reporter, rt.decoding(plan.options, ledger))
+        outputs = build(plan.outputs, got.entry, got.files, reporter, rt.decoding(plan.options, ledger))
     except DecodeError as e:
         # Keep the damaged file for the user to inspect, but forget it: the next run
         # downloads the result again (the job is paid for; its URL is in the journal).

@@ -15,6 +15,7 @@ from typing import Callable
 from ..inputs.fingerprint import fingerprint, legacy_fingerprint
 from ..inputs.prepare import media_identity, prepare_media
 from ..inputs.request import assemble, encode_body, scalar_values
+from ..results.outputs import return_names
 from ..spec.estimate import Estimate, estimate
 from ..spec.model import ModelSpec
 from ..spec.options import identity, split
@@ -32,7 +33,7 @@ class Prepared:
 class Plan:
     model_id: str
     display_name: str
-    output: str                        # the output kind whose outputs the node returns
+    outputs: tuple                     # the node's outputs, by name (results/outputs.py)
     options: dict                      # the frame options results are decoded with
     fingerprint: str = ""              # the inputs' identity ("" for a known request)
     request_id: str = ""               # a known request (Load Result): never submitted
@@ -65,6 +66,6 @@ def model_plan(rt, spec: ModelSpec, values: dict) -> Plan:
                    fingerprint(spec.model_id, scalars, media_identity(spec, values, legacy=True), own, 2))
         return Prepared(encode_body(body, spec.display_name), earlier, tuple(prepared.notes))
 
-    return Plan(spec.model_id, spec.display_name, spec.output, options,
+    return Plan(spec.model_id, spec.display_name, return_names(spec.output), options,
                 fingerprint=fingerprint(spec.model_id, scalars, media, own),
                 estimate=estimate(spec, scalars, rt.prices.get(spec)), prepare=prepare)

@@ -187,9 +187,9 @@ def make_node_class(spec: ModelSpec, rt) -> type:
     desc = spec.description or f"{spec.display_name} on RunComfy's Model API."
     return type(spec.node_id, (), {
         "INPUT_TYPES": classmethod(lambda cls: input_types(spec)),
-        "RETURN_TYPES": return_types(spec.output),
+        "RETURN_TYPES": return_types(return_names(spec.output)),
         "RETURN_NAMES": return_names(spec.output),
-        "OUTPUT_TOOLTIPS": output_tooltips(spec.output),
+        "OUTPUT_TOOLTIPS": output_tooltips(return_names(spec.output)),
         # Lists in (a CreateList of prompts, a folder of images): one job per item, all
         # checked before the first submit; outputs are lists in item order (app/pipeline.py).
         "INPUT_IS_LIST": True,

@@ -17,8 +17,8 @@ import re
 
 from ..core.errors import InputError
 from ..inputs.encoders import ENCODERS
-from ..results.outputs import output_tooltips, return_names, return_types
-from ..spec.kinds import MEDIA_KIND
+from ..results.outputs import ANY_RESULT, output_tooltips, return_types
+from ..spec.kinds import MAIN_OUTPUTS, MEDIA_KIND
 from ..spec.model import MEDIA, Field, ModelSpec
 from .factory import CATEGORY_ROOT, FRAME_OPTIONS
 
@@ -29,7 +29,7 @@ SOCKETS = ("image_1", "image_2", "image_3")
 # appended after the images: socket → (media kind, the widget naming its request key, default key)
 MEDIA_SOCKETS = {"video": ("video", "video_field", "video_url"),
                  "audio": ("audio", "audio_field", "audio_url")}
-OUTPUTS = ("video", "image", "audio")     # the widget's choices (append only)
+OUTPUTS = MAIN_OUTPUTS      # the widget's choices: the output kinds in their table's order (append only)
 FRAME_DEFAULTS = {name: opts["default"] for name, (_, opts) in FRAME_OPTIONS}
 
 
@@ -193,7 +193,7 @@ def generic_plan(rt, values: dict):
         return Prepared(encode_body(body, TITLE), earlier, tuple(notes))
 
     options = {k: values.get(k, d) for k, d in FRAME_DEFAULTS.items()}
-    return Plan(model_id, spec.display_name, spec.output, options,
+    return Plan(model_id, spec.display_name, ANY_RESULT, options,
                 fingerprint=fingerprint(model_id, arguments, media, {}),
                 estimate=estimate(spec, arguments, rt.prices.get(spec)), prepare=prepare)
 
@@ -208,9 +208,9 @@ def generic_node(rt) -> type:
         def INPUT_TYPES(cls):
             return input_types()
 
-        RETURN_TYPES = return_types("video")
-        RETURN_NAMES = return_names("video")
-        OUTPUT_TOOLTIPS = output_tooltips("video")
+        RETURN_TYPES = return_types(ANY_RESULT)
+        RETURN_NAMES = ANY_RESULT
+        OUTPUT_TOOLTIPS = output_tooltips(ANY_RESULT)
         INPUT_IS_LIST = True                 # lists in: one job per item, as every model node
         OUTPUT_IS_LIST = tuple(True for _ in RETURN_NAMES)
         FUNCTION = "run"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..core.errors import InputError
 from ..remote.client import usable_request_id
-from ..results.outputs import output_tooltips, return_names, return_types
+from ..results.outputs import ANY_RESULT, output_tooltips, return_types
 from ..spec.options import defaults
 from .factory import FRAME_OPTIONS
 
@@ -28,7 +28,7 @@ def request_plan(rt, values: dict):
         raise InputError(f"{DISPLAY_NAME}: widget 'request_id' is not a request id (too long or "
                          "with control characters). Paste the id the node printed.")
     options = {**defaults(), **{k: v for k, v in values.items() if k in dict(FRAME_OPTIONS)}}
-    return Plan("unknown/model", DISPLAY_NAME, "video", options, request_id=request_id)
+    return Plan("unknown/model", DISPLAY_NAME, ANY_RESULT, options, request_id=request_id)
 
 
 def load_result_node(rt) -> type:
@@ -39,9 +39,9 @@ def load_result_node(rt) -> type:
                        "was run here (even after a restart), else from RunComfy. Never submits a job.")
         CATEGORY = "RunComfy"
         FUNCTION = "run"
-        RETURN_TYPES = return_types("video")
-        RETURN_NAMES = return_names("video")
-        OUTPUT_TOOLTIPS = output_tooltips("video")
+        RETURN_TYPES = return_types(ANY_RESULT)
+        RETURN_NAMES = ANY_RESULT
+        OUTPUT_TOOLTIPS = output_tooltips(ANY_RESULT)
         INPUT_IS_LIST = True                 # a list of request ids loads each
         OUTPUT_IS_LIST = tuple(True for _ in RETURN_NAMES)
 

@@ -65,16 +65,22 @@ OUTPUTS = {o.name: o for o in (
 )}
 
 
-def return_types(kind: str) -> tuple[str, ...]:
-    return tuple(OUTPUTS[n].type for n in OUTPUT_KIND[kind].outputs)
+# A node that takes any result (Load Result, the generic "RunComfy Model" node) has the video
+# node's outputs and then one per other kind's file that no video output carries (append only).
+ANY_RESULT = OUTPUT_KIND["video"].outputs + ("model_file",)
+
+
+def return_types(names: tuple) -> tuple[str, ...]:
+    return tuple(OUTPUTS[n].type for n in names)
+
+
+def output_tooltips(names: tuple) -> tuple[str, ...]:
+    return tuple(OUTPUTS[n].tooltip for n in names)
 
 
 def return_names(kind: str) -> tuple[str, ...]:
+    """The outputs of a node whose model makes ``kind`` (its record says them)."""
     return OUTPUT_KIND[kind].outputs
-
-
-def output_tooltips(kind: str) -> tuple[str, ...]:
-    return tuple(OUTPUTS[n].tooltip for n in OUTPUT_KIND[kind].outputs)
 
 
 class Loaded:
@@ -158,11 +164,10 @@ def silence(seconds: float) -> dict:
             "sample_rate": SILENCE_RATE}
 
 
-def build(kind: str, entry, files, reporter, decoding: Decoding) -> dict:
-    """The node's outputs for a result: ``{"ui": previews, "result": tuple in the kind's
-    output order}``."""
+def build(names: tuple, entry, files, reporter, decoding: Decoding) -> dict:
+    """The node's outputs ``names`` for a result: ``{"ui": previews, "result": tuple in that
+    order}``."""
     loaded = Loaded(entry, files, reporter, decoding)
-    names = OUTPUT_KIND[kind].outputs
     values = {name: OUTPUTS[name].fill(loaded) for name in names}
     missing = [n for n, v in values.items() if v is None]
     if missing:

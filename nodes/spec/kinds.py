@@ -190,7 +190,7 @@ OUTPUT_KINDS: tuple[OutputKind, ...] = (
                "image", ("images", "image_urls", "request_id"), preview="images", what="an image"),
     OutputKind("audio", ("audio", "audios"), (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus"),
                AUDIO_WORDS, ("audio", "audio_url", "request_id"), preview="audio", what="a sound"),
-    OutputKind("3d", ("model_mesh", "model_meshes"), (".glb", ".gltf", ".obj", ".ply", ".stl", ".fbx", ".usdz"),
+    OutputKind("3d", ("model_mesh", "model_meshes"), (".glb", ".gltf", ".obj", ".stl", ".fbx", ".usdz"),
                r"3d|mesh|glb", ("model_file", "model_url", "request_id"), what="a 3D model"),
 )
 OUTPUT_KIND = {k.name: k for k in OUTPUT_KINDS}
