@@ -180,7 +180,8 @@ def make_node_class(spec: ModelSpec, rt) -> type:
     RunComfy estimate in US dollars instead."""
 
     async def run(self, **values):   # no named parameters: no schema field can clash with one
-        from ..app.pipeline import run_node   # deferred: the first job loads torch, PyAV and PIL
+        # deferred: the first job loads torch, PyAV and PIL, not ComfyUI's start
+        from ..app.pipeline import run_node
         from ..app.plans import model_plan
         return await run_node(rt, lambda r, item: model_plan(r, spec, item), values)
 

@@ -13,6 +13,8 @@ import json
 
 import torch
 
+from .video import stream_source, trim_window
+
 VERSION = 3            # 3: tensors by their values as sent (8-bit pixels, 16-bit samples)
 CHUNK_VALUES = 1 << 24  # values quantized at a time: bounds the extra memory (64 MB as float32)
 
@@ -66,7 +68,6 @@ def video_digest(value, legacy: bool = False) -> str:
     frames = raw_digest if legacy else pixels_digest
     if isinstance(value, torch.Tensor):
         return frames(value)
-    from .video import stream_source, trim_window
     source = stream_source(value)
     h = hashlib.sha256(f"video|trim={trim_window(value)}|".encode())
     if source is None:

@@ -1,6 +1,7 @@
 """The RunComfy Model API's calls: submit, status, result, cancel, and the catalog."""
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -120,7 +121,6 @@ def safe_id(request_id) -> str:
     text = re.sub(r"[^A-Za-z0-9_-]", "", str(request_id or ""))[:8]
     if text:
         return text
-    import hashlib
     return "id" + hashlib.sha256(str(request_id).encode("utf-8", "replace")).hexdigest()[:6]
 
 

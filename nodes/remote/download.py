@@ -25,6 +25,7 @@ Rules (see PROTOCOL.md, "Result downloads"):
 from __future__ import annotations
 
 import http.client
+import inspect
 import ipaddress
 import os
 import re
@@ -316,7 +317,6 @@ def _read_some(raw) -> bytes:
 
 def _takes_decode(fn) -> bool:
     try:
-        import inspect
         return "decode_content" in inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return False

@@ -7,6 +7,8 @@ one JSON column, and the cost and estimate sit beside them.
 """
 from __future__ import annotations
 
+import json
+
 VERSION = 2
 
 V2 = """
@@ -34,7 +36,6 @@ CREATE UNIQUE INDEX one_claim_per_inputs ON jobs (fingerprint) WHERE status = 's
 
 def migrate_v1(db) -> None:
     """Version 1 → 2, row by row in Python (no reliance on sqlite's JSON functions)."""
-    import json
     db.execute("ALTER TABLE jobs RENAME TO jobs_v1")
     db.execute("DROP INDEX IF EXISTS jobs_by_fingerprint")
     create(db)
