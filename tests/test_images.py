@@ -231,7 +231,7 @@ def test_check_request_size():
 
 def test_data_uri_arrives_intact_at_the_service(sim, client, wan22):
     """End to end: prepared image → build_request → submit → the body the service received."""
-    from nodes.comfy.factory import input_types
+    from nodes.inputs.widgets import input_types
     from nodes.inputs.request import build_request
 
     widgets = {name: opts["default"] for name, (_, opts) in input_types(wan22)["required"].items()

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from nodes.comfy.factory import default_values, make_node_class, widget_names
+from nodes.comfy.factory import default_values, make_node_class
+from nodes.inputs.widgets import widget_names
 from nodes.spec.kinds import MEDIA_KIND
 from nodes.inputs.rules import read_limits
 from nodes.comfy.registry import build_mappings, load_specs

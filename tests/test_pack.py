@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from nodes.core.errors import InputError
-from nodes.comfy.factory import default_values, make_node_class, widget_names
+from nodes.comfy.factory import default_values, make_node_class
+from nodes.inputs.widgets import widget_names
 from nodes.app.plain_host import PlainHost
 from nodes.app.runtime import Runtime
 from nodes.comfy.registry import build_mappings, load_specs

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nodes.comfy.factory import widget_names
+from nodes.inputs.widgets import widget_names
 from nodes.app.plain_host import PlainHost
 from nodes.app.runtime import Runtime
 from nodes.comfy.registry import build_mappings

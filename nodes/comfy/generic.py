@@ -20,7 +20,8 @@ from ..inputs.encoders import ENCODERS
 from ..results.outputs import ANY_RESULT, output_tooltips, return_types
 from ..spec.kinds import MAIN_OUTPUTS, MEDIA_KIND
 from ..spec.model import MEDIA, Field, ModelSpec
-from .factory import CATEGORY_ROOT, FRAME_OPTIONS
+from ..inputs.widgets import FRAME_OPTIONS
+from .factory import CATEGORY_ROOT
 
 NODE_ID = "RunComfy_Model"
 DISPLAY_NAME = "RunComfy Model (any model id)"

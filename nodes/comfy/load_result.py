@@ -11,7 +11,7 @@ from ..core.errors import InputError
 from ..remote.client import usable_request_id
 from ..results.outputs import ANY_RESULT, output_tooltips, return_types
 from ..spec.options import defaults
-from .factory import FRAME_OPTIONS
+from ..inputs.widgets import FRAME_OPTIONS
 
 NODE_ID = "RunComfy_LoadResult"
 DISPLAY_NAME = "RunComfy Load Result"
