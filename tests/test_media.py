@@ -78,7 +78,7 @@ def seconds_of_audio(audio) -> float:
 def test_an_image_array_under_the_key_image_takes_sockets_batches_and_links(quick, env, fast_rt):
     cls = node(fast_rt, "acme/image-list-edit")
     optional = cls.INPUT_TYPES()["optional"]
-    assert [n for n in optional] == [f"image_{i}" for i in range(1, 7)]     # capped at 6 of 10
+    assert [n for n in optional] == [f"image_{i}" for i in range(1, 11)]    # the 10 maxItems allows
     assert all(t == "IMAGE" for t, _ in optional.values())
     out, _ = run(cls, fast_rt, prompt="tidy up", image_1=image(64, 96, n=3),   # a batch: 3 items
                  image_urls="\n" + "\n" * 5 + "https://example.com/seventh.png", number_of_images="2")

@@ -302,3 +302,21 @@ def test_an_optional_choice_without_a_usable_default_sends_nothing_until_chosen(
     assert node.INPUT_TYPES()["required"]["aspect_ratio"][1]["default"] == NOT_SET
     assert build_request(spec, default_values(node)) == {"steps": "10", "mode": "fast"}
     assert build_request(spec, {**default_values(node), "aspect_ratio": "9:16"})["aspect_ratio"] == "9:16"
+
+
+def test_the_catalogs_shapes_a_seed_of_minus_one_a_wide_decimal_and_a_list_of_sixteen():
+    from nodes.inputs.widgets import input_types
+    spec = parse_model({"model_id": "acme/shapes", "input_schema": {"properties": {
+        "seed": {"type": "integer", "default": -1, "description": "-1 for random"},
+        "noise_seed": {"type": "integer", "minimum": -1, "maximum": 99999},
+        "length": {"type": "number", "minimum": 0, "maximum": 600, "default": 12.5},
+        "refs": {"type": "array", "items": {"type": "string", "format": "image_uri"}, "maxItems": 16},
+        "masks": {"type": "array", "items": {"type": "string", "format": "image_uri"}, "maxItems": 3}}}})
+    types = input_types(spec)
+    seed, noise = types["required"]["seed"][1], types["required"]["noise_seed"][1]
+    assert (seed["min"], seed["default"]) == (-1, -1) and noise["min"] == -1
+    length = types["required"]["length"][1]
+    assert length["step"] < 1 and length["round"] < 1 and length["default"] == 12.5   # 12.5 stays
+    sockets = list(types["optional"])
+    assert sockets == [f"refs_{i}" for i in range(1, 7)] + ["masks_1", "masks_2", "masks_3"] + \
+        [f"refs_{i}" for i in range(7, 17)]         # past 6: after every field's first sockets

@@ -29,8 +29,9 @@ def pack_options(spec: ModelSpec) -> list[tuple[str, tuple]]:
 
 
 def float_step(lo: float | None, hi: float | None) -> float:
+    """A step that suits the range and still takes fractions, however wide (0..600 s: 0.1)."""
     span = (hi - lo) if lo is not None and hi is not None else 100.0
-    return 0.01 if span <= 5 else 0.05 if span <= 20 else 0.1 if span <= 100 else 1.0
+    return 0.01 if span <= 5 else 0.05 if span <= 20 else 0.1
 
 
 def tooltip(f: Field, allowed: str = "") -> str:
@@ -73,8 +74,8 @@ def number_widget(f: Field) -> tuple:
         default = max(lo, min(hi, f.default if f.default is not None else 0.0))
         return ("FLOAT", {"default": float(default), "min": float(lo), "max": float(hi),
                           "step": step, "round": step, "tooltip": tooltip(f, f"Allowed: {lo} to {hi}.")})
-    if f.kind == SEED:
-        lo = 0 if lo is None else int(lo)
+    if f.kind == SEED:                      # -1 ("random") when the schema allows it
+        lo = int(lo) if lo is not None else -1 if f.default == -1 else 0
         hi = INT32_MAX if hi is None else int(hi)
     else:
         lo = INT32_MIN if lo is None else int(lo)
@@ -139,13 +140,16 @@ def media_inputs(f: Field) -> tuple[dict, dict]:
 def input_types(spec: ModelSpec) -> dict[str, dict[str, Any]]:
     required: dict[str, Any] = {}
     optional: dict[str, Any] = {}
+    later: dict[str, Any] = {}           # list sockets past SOCKETS_IN_PLACE: after all others
     for f in spec.fields:
         if f.kind in (MEDIA, MEDIA_LIST):
             widgets, sockets = media_inputs(f)
-            optional.update(sockets)
+            for i, (name, shape) in enumerate(sockets.items()):
+                (optional if i < SOCKETS_IN_PLACE else later)[name] = shape
             required.update(widgets)
         else:
             required[f.name] = widget_for(f)
+    optional.update(later)
     for name, shape in pack_options(spec):
         required[name] = shape
     return {"required": required, "optional": optional, "hidden": dict(HIDDEN)}

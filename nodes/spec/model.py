@@ -15,7 +15,8 @@ INT32_MIN = -2147483648
 # Field kinds.  Each maps to one widget (or socket) shape in factory.py.
 COMBO, INT, FLOAT, BOOL, STRING, SEED, MEDIA, MEDIA_LIST, JSON = (
     "combo", "int", "float", "bool", "string", "seed", "media", "media_list", "json")
-SOCKET_CAP = 6           # sockets a media list gets at most; further items are URL lines
+SOCKET_CAP = 16          # sockets a media list gets at most (the catalog's lists go up to 16);
+                         # further items are URL lines
 DEFAULT_SOCKETS = 4      # sockets of a list whose schema gives no maxItems
 NODE_ID_RE = re.compile(r"RunComfy_[A-Za-z0-9_]{1,120}")
 MODEL_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*")
