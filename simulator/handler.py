@@ -1,4 +1,9 @@
-"""HTTP request handling for the simulator: routing, auth, faults, JSON and files."""
+"""HTTP request handling for the simulator: routing, auth, faults, JSON and files.
+
+Every request is logged (``Simulator.log``) before anything else happens to it; a listing
+request (``GET /v1/models``) with its ``offset``, ``limit``, ``search`` and
+``include_schema``, so a test can count the requests per page even when a fault answered.
+"""
 from __future__ import annotations
 
 import json
@@ -80,7 +85,12 @@ class Handler(BaseHTTPRequestHandler):
         self.query = parse_qs(url.query)
         self.entry = {"method": method, "path": path, "endpoint": name, "role": self.role,
                       "auth": self.headers.get("Authorization"), "time": time.monotonic(),
-                      "status": None}
+                      "status": None, "query": {k: v[0] for k, v in self.query.items()}}
+        if name == "models":
+            q = self.entry["query"]
+            self.entry.update(offset=as_int(q.get("offset", "0")), limit=as_int(q.get("limit", "50")),
+                              search=q.get("search", ""),
+                              include_schema=q.get("include_schema", "").lower() == "true")
         with self.sim.lock:
             self.sim.log.append(self.entry)
         body = self.read_body() if method == "POST" else None
@@ -90,7 +100,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(401, {"error_code": 401001, "error_message": "Unauthorized"})
         if name == "submit" and method == "POST" and self.rate_limited():
             return
-        fault = self.sim.take_fault(name, REQUEST_FAULTS)
+        fault = self.sim.take_fault(name, REQUEST_FAULTS, self.entry.get("offset"))
         if fault is not None and self.apply_fault(fault, name, arg, body):
             return
         handler = getattr(self, "on_" + name, None)
@@ -150,12 +160,13 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- endpoints ------------------------------------------------------------------------
     def on_submit(self, model_id: str, body):
-        if not self.sim.catalog.has(model_id):
-            return self.send_json(400, {"error_code": 400001,
+        doc = self.sim.catalog.get(model_id)
+        if doc is None:                 # never known, or removed: as GET /v1/models/{id} answers
+            return self.send_json(404, {"error_code": 400001,
                                         "error_message": f"Unknown model_id: {model_id}"})
         if body is ValueError:
             return self.send_json(400, {"error_code": 422001, "error_message": "Body is not JSON"})
-        detail = check_body(self.sim.catalog.schema(model_id), body)
+        detail = check_body(doc["input_schema"], body)
         if detail:
             return self.send_json(422, {"error_code": 422001, "error_message": "Validation failed",
                                         "detail": detail})
@@ -230,10 +241,28 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, entry)
 
     def on_models(self, _arg: str):
-        q = {k: v[0] for k, v in self.query.items()}
-        self.send_json(200, self.sim.catalog.listing(q.get("search", ""), int(q.get("limit", 50)),
-                                                      int(q.get("offset", 0)),
-                                                      q.get("include_schema") == "true"))
+        """One page of the listing.  ``limit`` is capped at ``Simulator.max_limit`` (the page
+        says the limit it used); a ``truncate`` fault sends half of the page, then hangs up."""
+        e = self.entry
+        bad = [{"loc": ["query", k], "msg": "value is not a valid non-negative integer",
+                "type": "type_error"} for k in ("offset", "limit") if e[k] is None or e[k] < 0]
+        if bad:
+            return self.send_json(422, {"error_code": 422001, "error_message": "Validation failed",
+                                        "detail": bad})
+        limit = e["limit"] if self.sim.max_limit is None else min(e["limit"], self.sim.max_limit)
+        page = self.sim.catalog.listing(e["search"], limit, e["offset"], e["include_schema"],
+                                        e["query"].get("category", ""))
+        fault = self.sim.take_fault("models", ("truncate",), e["offset"])
+        if fault is None:
+            return self.send_json(200, page)
+        raw = json.dumps(page).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw[: len(raw) // 2])
+        self.close_connection = True
+        e["status"] = "truncated"
 
     def on_file(self, arg: str):
         rid, _, name = arg.partition("/")
@@ -272,3 +301,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(data)
         self.entry["status"] = 200
+
+
+def as_int(value: str) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -111,7 +111,11 @@ def image_params(body: dict) -> dict:
 
 
 def size_from(body: dict, default: tuple[int, int]) -> dict:
-    """Find a 'WxH' / 'W*H' or '720p' style value anywhere in the body."""
+    """Integer ``width`` and ``height`` keys, else a 'WxH' / 'W*H' or '720p' style value
+    anywhere in the body."""
+    w, h = body.get("width"), body.get("height")
+    if all(isinstance(v, int) and not isinstance(v, bool) and 16 <= v <= 8192 for v in (w, h)):
+        return {"width": w, "height": h}
     for value in body.values():
         if not isinstance(value, str) or len(value) > 40:
             continue

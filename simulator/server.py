@@ -7,9 +7,14 @@ track), PNG, WAV, MP3 and binary glTF (.glb) outputs; ``?include_cost=true`` cha
 model's price unit.
 
 Faults are switched on per run (``Simulator.fault(...)`` or ``--fault`` on the command
-line) or per request: a prompt containing ``[sim:fail]``, ``[sim:run=12]``, … (see
+line; for the listing, only from an offset on or after some requests) or per request: a prompt containing ``[sim:fail]``, ``[sim:run=12]``, … (see
 ``magic``).  ``submit_rate`` limits submits per second (HTTP 429 with Retry-After beyond
-it).  Every request is logged in ``Simulator.log`` for tests to count.
+it).  Every request is logged in ``Simulator.log`` for tests to count (a listing request
+with its ``offset`` and ``limit``: ``listing_requests()``).
+
+The catalog can be grown (``catalog_size``), given unusable entries (``broken_entries``)
+and changed while running (``add_model``, ``remove_model``, ``change_schema``,
+``insert_property``): see ``catalog.py``.
 """
 from __future__ import annotations
 
@@ -44,12 +49,20 @@ class Fault:
     kind: str            # 429 500 500001 504 drop hold slow error redirect truncate trickle
                          # corrupt fail cancelled empty status
     endpoint: str = "*"  # submit status result cancel model models file, or "*"
+                         # ("truncate" on "models": half a listing page, then the line closes)
     times: int = 1       # requests it applies to; -1 = every one
     retry_after: float | None = None
     delay: float = 0.0
     status: int = 400
     code: int = 400002
     message: str = "Insufficient balance"
+    min_offset: int | None = None   # only listing requests (endpoint "models") at this offset or beyond
+    after: int = 0       # let this many matching requests through first
+
+    def matches(self, endpoint: str, kinds, offset: int | None) -> bool:
+        return (self.times != 0 and self.endpoint in ("*", endpoint)
+                and (kinds is None or self.kind in kinds)
+                and (self.min_offset is None or (offset is not None and offset >= self.min_offset)))
 
 
 class Simulator:
@@ -58,7 +71,8 @@ class Simulator:
                  frame_cap: int | None = None, clock: Clock | None = None, timeline=None,
                  video_shape: str = "video", image_shape: str = "images", catalog=None,
                  audio_shape: str = "audio", mesh_shape: str = "model_mesh",
-                 submit_rate: float | None = None):
+                 submit_rate: float | None = None, catalog_size: int | None = None,
+                 broken_entries=False, max_limit: int | None = None):
         self.token = token
         self.queue_s, self.run_s = queue_s, run_s
         self.clock = clock or Clock()
@@ -67,6 +81,11 @@ class Simulator:
                        "3d": mesh_shape}
         self.submit_limit = TokenBucket(submit_rate, self.clock) if submit_rate else None
         self.catalog = catalog or Catalog()
+        if catalog_size:
+            self.catalog.fill_to(catalog_size)
+        if broken_entries:
+            self.catalog.add_broken(broken_entries)
+        self.max_limit = max_limit        # the most models a listing page holds (None: as asked)
         self._tmp = None if media_dir else tempfile.TemporaryDirectory(prefix="runcomfy-sim-")
         self.media = MediaStore(Path(media_dir or self._tmp.name), max_side, frame_cap)
         self.jobs: dict[str, Job] = {}
@@ -125,16 +144,38 @@ class Simulator:
             self.faults.append(f)
         return f
 
-    def take_fault(self, endpoint: str, kinds=None) -> Fault | None:
+    def take_fault(self, endpoint: str, kinds=None, offset: int | None = None) -> Fault | None:
         with self.lock:
             for f in self.faults:
-                if f.times != 0 and f.endpoint in ("*", endpoint) and (kinds is None or f.kind in kinds):
+                if f.matches(endpoint, kinds, offset):
+                    if f.after > 0:
+                        f.after -= 1
+                        continue
                     f.times -= 1 if f.times > 0 else 0
                     return f
         return None
 
     def calls(self, endpoint: str | None = None, role: str = "api") -> list[dict]:
         return [e for e in self.log if e["role"] == role and (endpoint is None or e["endpoint"] == endpoint)]
+
+    def listing_requests(self) -> list[dict]:
+        """Each ``GET /v1/models`` so far: its offset, limit, search, include_schema, status."""
+        return [{k: e.get(k) for k in ("offset", "limit", "search", "include_schema", "status")}
+                for e in self.calls("models")]
+
+    # -- the catalog, changed while running (thread-safe; see catalog.py) ------------------
+    def add_model(self, doc: dict) -> None:
+        self.catalog.add_model(doc)
+
+    def remove_model(self, model_id: str) -> bool:
+        return self.catalog.remove_model(model_id)
+
+    def change_schema(self, model_id: str, input_schema: dict) -> dict:
+        return self.catalog.change_schema(model_id, input_schema)
+
+    def insert_property(self, model_id: str, key: str, prop: dict, index: int | None = None,
+                        required: bool = False) -> dict:
+        return self.catalog.insert_property(model_id, key, prop, index, required)
 
     def submitted_bodies(self, model_id: str | None = None) -> list[dict]:
         return [j.body for j in self.jobs.values() if model_id in (None, j.model_id)]
@@ -149,11 +190,11 @@ class Simulator:
         fault = job_fault or next((k for k in JOB_FAULTS if k in tokens), "")
         if fault == "moderation":
             run_s = 0.0       # flagged as soon as it leaves the queue
-        kind = self.catalog.output_kind(model_id)
+        doc = self.catalog.get(model_id) or {}
+        kind = doc.get("output", "video")
         job = Job(new_request_id(), model_id, body, kind, self.clock.now(), queue_s, run_s, fault)
         job.shape = tokens.get("shape") or self.shapes.get(kind, "video")
-        schema = self.catalog.schema(model_id) if self.catalog.has(model_id) else {}
-        job.plan = plan_job(kind, schema, body, tokens)
+        job.plan = plan_job(kind, doc.get("input_schema") or {}, body, tokens)
         job.count = job.plan.count
         with self.lock:
             self.jobs[job.request_id] = job

@@ -136,7 +136,7 @@ def test_text_only_model_added_from_the_catalog_runs_end_to_end(quick, env, fast
     cls, path, report = added_class(fast_rt, "acme/text-to-video")
     assert path == user_dirs / "user" / "models" / "acme-text-to-video.json"
     assert json_lines(report) == [] and not [x for x in report if "not checked" in x]
-    assert cls.CATEGORY == "RunComfy/Acme" and "acme/text-to-video" in cls.DESCRIPTION
+    assert cls.CATEGORY == "RunComfy/Video/Acme" and "acme/text-to-video" in cls.DESCRIPTION
     assert cls.RETURN_NAMES[:3] == ("frames", "fps", "frame_count")
     assert cls.INPUT_TYPES()["required"]["duration"][0] == ["2", "4"]
     values = {**defaults(cls), "prompt": "a red fox in snow", "duration": "4"}

@@ -217,7 +217,7 @@ def jobs_route_text(rt) -> str:
     """What GET /runcomfy/jobs (the sidebar tab) answers, on a real loopback server."""
     async def go():
         routes = web.RouteTableDef()
-        panel_routes.register(routes, {}, rt)
+        panel_routes.register(routes, {}.get, rt)
         app = web.Application()
         app.add_routes(routes)
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:

@@ -49,7 +49,8 @@ def test_items_follow_comfyuis_rule_a_shorter_list_repeats_its_last():
 
 
 def test_a_list_runs_one_job_per_item_together_and_returns_them_in_order(rt, env):
-    cls = wan21(rt)
+    env.run_s = 10.0                   # simulated seconds: long enough that jobs run one after
+    cls = wan21(rt)                    # the other would show
     assert cls.INPUT_IS_LIST and all(cls.OUTPUT_IS_LIST)
     frames = [81, 97, 89, 100]
     out = run(cls, prompt=["a", "b", "c", "d"], number_of_frames=frames)

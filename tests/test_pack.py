@@ -258,7 +258,7 @@ def test_a_dropped_in_model_file_becomes_a_node(rt, user_dirs):
     mapping, names = build_mappings(rt)
     cls = mapping["RunComfy_acme_tiny_text_to_video"]
     assert names["RunComfy_acme_tiny_text_to_video"] == "RunComfy Acme Tiny"
-    assert cls.CATEGORY == "RunComfy/Acme"
+    assert cls.CATEGORY == "RunComfy/Video/Acme"                    # what it makes, who makes it
     req = cls.INPUT_TYPES()["required"]
     assert req["style"][0] == ["ink", "oil"] and req["strength"][0] == "FLOAT"
     assert "give the value as JSON text" in req["camera"][1]["tooltip"]

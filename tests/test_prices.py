@@ -292,7 +292,7 @@ def call(rt, *steps, classes=None):
     """Requests against the panel and token routes on a real loopback server: [(status, json, text)]."""
     async def go():
         routes = web.RouteTableDef()
-        panel_routes.register(routes, classes or build_mappings(rt)[0], rt)
+        panel_routes.register(routes, (classes or build_mappings(rt)[0]).get, rt)
         token_route.register(routes, rt.settings)
         app = web.Application()
         app.add_routes(routes)

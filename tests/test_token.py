@@ -20,7 +20,8 @@ import nodes.remote.download
 from nodes.app.pipeline import run_model
 from nodes.app.status import StatusReporter as Reporter
 from nodes.comfy import host
-from nodes.comfy.factory import default_values, widget_names
+from nodes.comfy.factory import default_values
+from nodes.inputs.widgets import widget_names
 from nodes.comfy.registry import build_mappings
 from nodes.comfy.token_route import PATH, register
 from nodes.core.errors import ApiError, DownloadError, JobFailed

@@ -303,5 +303,5 @@ def page_of(data) -> tuple[list[dict], int | None]:
 
 def entry_key(entry: dict) -> str:
     """What tells two catalog entries apart: the model id (the whole entry when it has none)."""
-    model_id = entry.get("model_id")
+    model_id = entry.get("model_id") if isinstance(entry, dict) else None
     return model_id if isinstance(model_id, str) else json.dumps(entry, sort_keys=True, default=str)

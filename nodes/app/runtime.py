@@ -28,6 +28,7 @@ from ..results.files import output_folder, sweep_parts
 from ..results.outputs import Decoding
 from ..spec.prices import PriceBook
 from .background import Background
+from .sync import CatalogSync
 
 
 class Runtime:
@@ -41,6 +42,7 @@ class Runtime:
         self.owner = f"{self.machine}:{os.getpid()}:{uuid.uuid4().hex[:12]}"   # of claims and leases
         self.locks = KeyedLocks()
         self.background = Background()
+        self.catalog = CatalogSync(self)                 # the catalog snapshot and its refreshes
         self._guard = threading.Lock()
         self._journal: Journal | None = None
         self._prices: PriceBook | None = None

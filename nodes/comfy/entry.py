@@ -1,20 +1,23 @@
 """What the pack registers when ComfyUI imports it (called from the top-level __init__.py).
 
 It builds the one runtime (app/runtime.py) on ComfyUI's host and hands it to every node
-class and route.  Nothing here may stop ComfyUI from starting: the token route comes first,
-a failure to build the model nodes is logged, and the price refresh runs in a background
-thread.
+class and route; the node library (comfy/library.py) is every model file's node plus a node
+per model of the catalog snapshot, kept in step with the catalog's background refresh.
+Nothing here may stop ComfyUI from starting or delay it: the token route comes first, a
+failure to build the nodes is logged, and the refreshes (catalog, prices) run in background
+threads.
 """
 from __future__ import annotations
 
 import logging
 
-from ..app.refresh import refresh_prices_in_background
 from ..app.plain_host import PlainHost
+from ..app.refresh import refresh_prices_in_background
 from ..app.runtime import Runtime
 from ..core.errors import ConfigError
-from . import panel_routes, token_route
+from . import catalog_routes, panel_routes, token_route
 from .host import ComfyHost, add_routes, in_comfyui
+from .library import NodeLibrary
 from .registry import build_mappings
 
 log = logging.getLogger("runcomfy")
@@ -22,7 +25,8 @@ log = logging.getLogger("runcomfy")
 
 def load() -> tuple[dict, dict]:
     """(NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS), with the pack's routes added."""
-    rt = Runtime(ComfyHost() if in_comfyui() else PlainHost())   # imported outside ComfyUI: plain
+    inside = in_comfyui()
+    rt = Runtime(ComfyHost() if inside else PlainHost())   # imported outside ComfyUI: plain
     add_routes(lambda routes: token_route.register(routes, rt.settings))   # first: never depends
                                                                            # on the model files
     try:
@@ -32,15 +36,19 @@ def load() -> tuple[dict, dict]:
     if problem:
         log.warning("RunComfy: %s", problem)
     try:
-        classes, names = build_mappings(rt, tools=True)
+        library = NodeLibrary(rt, *build_mappings(rt, tools=True))
+        classes, names = library.mappings()
     except Exception:  # noqa: BLE001 - a bug here must not stop ComfyUI from starting
         log.exception("RunComfy: could not build the model nodes")
-        classes, names = {}, {}
+        return {}, {}
     try:
-        add_routes(lambda routes: panel_routes.register(routes, classes, rt))
-        if in_comfyui():
-            refresh_prices_in_background(
-                rt, [cls.SPEC.model_id for cls in classes.values() if hasattr(cls, "SPEC")])
+        add_routes(lambda routes: panel_routes.register(routes, library.get, rt))
+        add_routes(lambda routes: catalog_routes.register(routes, rt))
+        if inside:
+            rt.catalog.subscribe(library.on_change)
+            rt.catalog.keep_fresh()
+            refresh_prices_in_background(rt, [c.MODEL_ID for c in library.fixed.values()
+                                              if hasattr(c, "MODEL_ID")])
     except Exception:  # noqa: BLE001
-        log.exception("RunComfy: could not start the jobs panel and prices")
+        log.exception("RunComfy: could not start the catalog refresh, the jobs panel and prices")
     return classes, names

@@ -96,7 +96,7 @@ def caller_problem(request: web.Request) -> str | None:
         if theirs is None or theirs not in own_origins(request):
             return "Only the ComfyUI page itself may use this route (other origin refused)."
     if request.method == "POST" and request.content_type != "application/json":
-        return "Send the token as JSON (Content-Type: application/json)."
+        return "Send JSON (Content-Type: application/json)."
     return None
 
 

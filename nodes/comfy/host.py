@@ -154,3 +154,35 @@ def existing_node_ids() -> set[str]:
         return set(mappings) if isinstance(mappings, dict) else set()
     except Exception:
         return set()
+
+
+def register_nodes(classes: dict, names: dict, like: type | None) -> bool:
+    """Add (or replace) node classes in ComfyUI while it runs, as this pack's nodes: ComfyUI
+    names the pack as their source (``RELATIVE_PYTHON_MODULE``, copied from ``like``, a class
+    it loaded from the pack at start).  False outside ComfyUI."""
+    if prompt_server() is None:
+        return False
+    try:
+        import importlib
+        core = importlib.import_module("nodes")        # ComfyUI's own module
+        module = getattr(like, "RELATIVE_PYTHON_MODULE", None)
+        for node_id, cls in classes.items():
+            if module:
+                cls.RELATIVE_PYTHON_MODULE = module
+            core.NODE_CLASS_MAPPINGS[node_id] = cls
+        core.NODE_DISPLAY_NAME_MAPPINGS.update(names)
+        return True
+    except Exception:  # noqa: BLE001 - a failure here must not stop a refresh or a job
+        log.warning("RunComfy: could not add the catalog's new nodes to ComfyUI", exc_info=True)
+        return False
+
+
+def send_event(event: str, data: dict) -> None:
+    """A message to every open ComfyUI page (the web extension listens)."""
+    server = prompt_server()
+    if server is None:
+        return
+    try:
+        server.send_sync(event, data)
+    except Exception:  # noqa: BLE001
+        log.warning("RunComfy: could not tell the open pages about %s", event, exc_info=True)

@@ -78,8 +78,9 @@ def spend(rt) -> dict:
 
 
 # -- handlers -----------------------------------------------------------------------------------
-def handlers(rt, classes: dict) -> dict:
-    """The routes' handlers, each bound to the runtime ``rt``: (method, path) → handler."""
+def handlers(rt, lookup) -> dict:
+    """The routes' handlers, each bound to the runtime ``rt``: (method, path) → handler.
+    ``lookup(node type)``: the pack's node class of that type, or None."""
 
     @same_origin
     async def get_jobs(request: web.Request) -> web.Response:
@@ -112,7 +113,8 @@ def handlers(rt, classes: dict) -> dict:
     async def post_estimate(request: web.Request, data) -> web.Response:
         if not isinstance(data, dict) or not isinstance(data.get("widgets", {}), dict):
             return refuse(400, 'Send JSON like {"node_type": "...", "widgets": {...}}.')
-        spec = getattr(classes.get(str(data.get("node_type"))), "SPEC", None)
+        cls = lookup(str(data.get("node_type")))
+        spec = cls.SPEC if hasattr(cls, "MODEL_ID") else None
         if spec is None:
             return refuse(404, "Not a RunComfy model node.")
         price = rt.prices.get(spec)
@@ -183,9 +185,10 @@ def settings_view(rt) -> dict:
             "problem": limit["problem"]}
 
 
-def register(routes, classes: dict, rt) -> None:
-    """Add the panel's routes to ComfyUI's RouteTableDef (served also under /api)."""
+def register(routes, lookup, rt) -> None:
+    """Add the panel's routes to ComfyUI's RouteTableDef (served also under /api).
+    ``lookup(node type)`` finds the pack's node class (a dict's ``get``, or the library's)."""
     if any(getattr(r, "path", None) == JOBS for r in routes):
         return
-    for (method, path), handler in handlers(rt, classes).items():
+    for (method, path), handler in handlers(rt, lookup).items():
         routes.route(method, path)(handler)

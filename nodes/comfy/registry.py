@@ -1,9 +1,12 @@
-"""Model files → node classes: the nodes ComfyUI gets from this pack.
+"""The nodes ComfyUI gets from this pack: every model as a node, kept in step with the catalog.
 
-Two folders are read: the pack's own ``nodes/models/`` and the user's models folder
-(``<ComfyUI user>/runcomfy/models``, where ``catalog add`` writes), so pack updates never
-delete a user's models.  A broken file is logged and skipped: one bad model must not stop
-ComfyUI from loading the others.
+Three sources, the first that has a model wins: the pack's own model files
+(``nodes/models/``, their node ids and widgets never change), the user's model files
+(``<ComfyUI user>/runcomfy/models``, what ``catalog add`` writes: a pinned schema), and the
+catalog snapshot (app/snapshot.py: RunComfy's whole catalog, refreshed in the background).
+A model the catalog no longer offers keeps its node under ``RunComfy/Unavailable`` so the
+workflows that use it still open.  A broken model file is logged and skipped; a catalog
+entry that cannot be a node never reaches the snapshot (app/sync.py).
 """
 from __future__ import annotations
 
@@ -11,9 +14,10 @@ import json
 import logging
 
 from ..core.errors import ConfigError
-from ..spec.model import ModelSpec, SchemaError
+from ..spec.model import ModelSpec, SchemaError, node_id_for
 from ..spec.models import PACK_MODELS, model_files, read_model
-from .factory import make_node_class
+from ..spec.schema import parse_model
+from .factory import NodeFacts, category_of, describe, make_node_class, node_class, vendor_of
 from .generic import DISPLAY_NAME as GENERIC_NAME, NODE_ID as GENERIC_ID, generic_node
 from .host import existing_node_ids
 from .load_result import DISPLAY_NAME as LOAD_NAME, NODE_ID as LOAD_ID, load_result_node
@@ -22,7 +26,7 @@ log = logging.getLogger("runcomfy")
 
 
 def load_specs(folders, existing: set[str] = frozenset()) -> list[ModelSpec]:
-    """Every usable model, first file winning when two share a node id.
+    """Every usable model of the model files, first file winning when two share a node id.
 
     A file that cannot become a working node (unreadable, not JSON, a schema with unusable
     values, a node id ComfyUI or another pack already has) is skipped with one log line
@@ -58,9 +62,27 @@ def check_node(spec: ModelSpec) -> None:
     json.dumps(cls.INPUT_TYPES(), allow_nan=False)
 
 
-def tool_nodes(rt) -> dict[str, tuple[type, str]]:
-    """The pack's nodes that are not a model: node id → (class, display name)."""
-    return {GENERIC_ID: (generic_node(rt), GENERIC_NAME), LOAD_ID: (load_result_node(rt), LOAD_NAME)}
+def catalog_classes(rt, snapshot, taken_models: set, taken_ids: set) -> dict:
+    """node id → class of every snapshot model (and every removed one, as unavailable) that
+    no model file already gives; a node id two model ids would share goes to the first by id."""
+    classes = {}
+    for section, unavailable in ((snapshot.models, False), (snapshot.removed, True)):
+        for model_id in sorted(section):
+            node_id = node_id_for(model_id)
+            if model_id in taken_models or node_id in taken_ids or node_id in classes:
+                continue
+            classes[node_id] = catalog_class(rt, model_id, node_id, section[model_id], unavailable)
+    return classes
+
+
+def catalog_class(rt, model_id: str, node_id: str, record: dict, unavailable: bool) -> type:
+    doc, node = record["file"], record["node"]
+    name = str(doc.get("display_name") or model_id)
+    facts = NodeFacts(model_id, node_id, name, category_of(node["output"], vendor_of(model_id)),
+                      node["output"], describe(str(doc.get("description") or ""), name, model_id,
+                                               node["output"], node.get("takes", ()),
+                                               node.get("price_unit", "")), unavailable)
+    return node_class(facts, lambda: parse_model(doc), rt)
 
 
 def user_models(rt) -> list:
@@ -72,16 +94,20 @@ def user_models(rt) -> list:
         return []
 
 
+def tool_nodes(rt) -> dict[str, tuple[type, str]]:
+    """The pack's nodes that are not a model: node id → (class, display name)."""
+    return {GENERIC_ID: (generic_node(rt), GENERIC_NAME), LOAD_ID: (load_result_node(rt), LOAD_NAME)}
+
+
 def build_mappings(rt, folders=None, *, tools: bool = False) -> tuple[dict, dict]:
-    """Node classes and display names of every model, running on ``rt``; ``tools`` adds the
-    pack's other nodes (RunComfy Model for any model id, RunComfy Load Result), which
-    ComfyUI gets."""
+    """Node classes and display names of the model files' models, running on ``rt``
+    (``folders``, default the pack's and the user's); ``tools`` adds the pack's other nodes
+    (RunComfy Model for any model id, RunComfy Load Result), which ComfyUI gets.  The
+    catalog's models join them in comfy/library.py."""
     folders = folders if folders is not None else [PACK_MODELS, *user_models(rt)]
     existing = existing_node_ids() if tools else set()
-    classes, names = {}, {}
-    for spec in load_specs(folders, existing):
-        classes[spec.node_id] = make_node_class(spec, rt)
-        names[spec.node_id] = f"RunComfy {spec.display_name}"
+    classes = {s.node_id: make_node_class(s, rt) for s in load_specs(folders, existing)}
+    names = {node_id: cls.DISPLAY_NAME for node_id, cls in classes.items()}
     if tools:
         for node_id, (cls, name) in tool_nodes(rt).items():
             if node_id in existing:

@@ -174,9 +174,9 @@ class RunComfyClient:
                         progress=progress, part=part, max_bytes=self.max_download_bytes,
                         deadline=self.download_deadline_s)
 
-    def models(self, params: dict) -> dict | list:
-        """One page of the catalog listing."""
-        return self.transport.request("GET", "/v1/models", params=params)
+    def models(self, params: dict, max_answer: int | None = None) -> dict | list:
+        """One page of the catalog listing (read up to ``max_answer`` bytes)."""
+        return self.transport.request("GET", "/v1/models", params=params, max_answer=max_answer)
 
     def model(self, model_id: str) -> dict:
         return self.transport.request("GET", "/v1/models/" + quote(model_id, safe="/"))

@@ -212,12 +212,14 @@ class Transport:
         self.session = session or requests.Session()
         self.session.trust_env = False   # no proxies from the environment see the token
         self.calls = 0                   # HTTP attempts made (for tests and benchmarks)
+        self.answer_bytes = 0            # bytes of every answer read (the catalog refresh's budget)
         self.gate = gate                 # pacing.RateGate shared by every job on this host
 
     def __repr__(self):  # never show the token
         return f"Transport({self.base_url!r})"
 
-    def request(self, method: str, path: str, *, body=None, params=None, submit: bool = False):
+    def request(self, method: str, path: str, *, body=None, params=None, submit: bool = False,
+                max_answer: int | None = None):
         """One call with its retry rule; ``body`` is a JSON value or already-encoded bytes.
 
         A 429 is the service asking to wait, not a failure: it does not use up the tries
@@ -232,7 +234,7 @@ class Transport:
             if self.gate is not None:
                 self.gate.wait(submit)
             try:
-                data = self._once(method, path, payload, params, submit)
+                data = self._once(method, path, payload, params, submit, max_answer)
                 if self.gate is not None:
                     self.gate.passed(submit)
                 return data
@@ -264,7 +266,7 @@ class Transport:
             if not (self.gate is not None and err_is_429(last)):  # the gate's wait() sleeps a 429
                 self.sleep(pause)
 
-    def _once(self, method, path, payload, params, submit: bool):
+    def _once(self, method, path, payload, params, submit: bool, max_answer: int | None = None):
         headers = {"Authorization": f"Bearer {self._token}", "User-Agent": USER_AGENT,
                    "Accept": "application/json"}
         if payload is not None:
@@ -279,7 +281,7 @@ class Transport:
         self.calls += 1
         resp = self.session.send(prepared, timeout=self.timeout, allow_redirects=False, stream=True)
         with resp:
-            data, problem = self._read(resp)
+            data, problem = self._read(resp, max_answer)
         if submit:
             self._check_submit_answer(resp.status_code, data, problem)
         if 300 <= resp.status_code < 400:  # never follow a redirect with the token attached
@@ -295,16 +297,21 @@ class Transport:
                            http_status=resp.status_code, retryable=bool(problem))
         return data
 
-    def _read(self, resp) -> tuple[object, str]:
-        """(the JSON answer, "" ) or (something, why it is unusable): at most MAX_ANSWER bytes."""
+    def _read(self, resp, max_answer: int | None = None) -> tuple[object, str]:
+        """(the JSON answer, "" ) or (something, why it is unusable): at most ``max_answer`` bytes
+        (default MAX_ANSWER; a catalog page has its own limit)."""
+        max_answer = max_answer or MAX_ANSWER
         raw = bytearray()
         give_up = self.clock() + ANSWER_DEADLINE_S
         for chunk in resp.iter_content(ANSWER_CHUNK):
             raw += chunk
-            if len(raw) > MAX_ANSWER:
-                return {}, f"an answer larger than {MAX_ANSWER / 2**20:g} MiB (not read)"
+            if len(raw) > max_answer:
+                self.answer_bytes += len(raw)
+                return {}, f"an answer larger than {max_answer / 2**20:g} MiB (not read)"
             if self.clock() > give_up:
+                self.answer_bytes += len(raw)
                 return {}, f"an answer still arriving after {ANSWER_DEADLINE_S:.0f} s (dropped)"
+        self.answer_bytes += len(raw)
         return parse_answer(raw, self._token) if raw else ({}, "")
 
     @staticmethod

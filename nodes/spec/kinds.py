@@ -177,6 +177,7 @@ class OutputKind:
                                  # saved workflows link outputs by position); see results/outputs.py
     preview: str = ""            # how a node previews its files: "images", "animated", "audio", ""
     what: str = ""               # for sentences: "a video"
+    title: str = ""              # its part of a node's category: RunComfy/<title>/<vendor>
 
 
 AUDIO_WORDS = r"audio|music|speech|voice|sound|song|tts"
@@ -184,14 +185,17 @@ AUDIO_WORDS = r"audio|music|speech|voice|sound|song|tts"
 OUTPUT_KINDS: tuple[OutputKind, ...] = (
     OutputKind("video", ("video", "videos"), (".mp4", ".webm", ".mov", ".mkv", ".m4v", ".avi"),
                "video", ("frames", "fps", "frame_count", "video", "video_url", "request_id", "audio"),
-               preview="animated", what="a video"),
+               preview="animated", what="a video", title="Video"),
     OutputKind("image", ("image", "images"),
                (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"),
-               "image", ("images", "image_urls", "request_id"), preview="images", what="an image"),
+               "image", ("images", "image_urls", "request_id"), preview="images", what="an image",
+               title="Image"),
     OutputKind("audio", ("audio", "audios"), (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus"),
-               AUDIO_WORDS, ("audio", "audio_url", "request_id"), preview="audio", what="a sound"),
+               AUDIO_WORDS, ("audio", "audio_url", "request_id"), preview="audio", what="a sound",
+               title="Audio"),
     OutputKind("3d", ("model_mesh", "model_meshes"), (".glb", ".gltf", ".obj", ".stl", ".fbx", ".usdz"),
-               r"3d|mesh|glb", ("model_file", "model_url", "request_id"), what="a 3D model"),
+               r"3d|mesh|glb", ("model_file", "model_url", "request_id"), what="a 3D model",
+               title="3D"),
 )
 OUTPUT_KIND = {k.name: k for k in OUTPUT_KINDS}
 MAIN_OUTPUTS = tuple(k.name for k in OUTPUT_KINDS)

@@ -132,6 +132,18 @@ class PriceBook:
             models[model_id] = {**record, "fetched_at": time.time()}
             write_private_json(self.path, {"models": models})
 
+    def store_many(self, entries: dict) -> None:
+        """Every model's price a catalog listing gave (model id → entry), written once."""
+        now = time.time()
+        with self._lock:
+            models = self._load()
+            for model_id, entry in entries.items():
+                record = {k: entry.get(k) for k in ("base_price_usd", "price_unit", "pricing_note")
+                          if entry.get(k) is not None}
+                if price_from(record, "catalog").known:
+                    models[model_id] = {**record, "fetched_at": now}
+            write_private_json(self.path, {"models": models})
+
     def refresh(self, model_ids, client) -> int:
         """Fetch each model's catalog entry; returns how many prices were updated."""
         done = 0

@@ -1,0 +1,61 @@
+"""The node library in step with the catalog while ComfyUI runs.
+
+At start it is the model files' nodes (and the pack's tools) plus a node for every model of
+the catalog snapshot.  After each refresh that changed the snapshot, the classes of the
+models it added, changed, removed (moved to ``RunComfy/Unavailable``) or brought back are
+rebuilt and handed to ComfyUI (comfy/host.py), and every open page is told to reload its
+node definitions (the web extension listens for ``runcomfy.catalog``).  No restart; a running
+job keeps the class it started with.  The model files' nodes are never replaced by the
+catalog's: a shipped or pinned model keeps its schema.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from .host import existing_node_ids, register_nodes, send_event
+from .registry import catalog_classes
+
+log = logging.getLogger("runcomfy")
+EVENT = "runcomfy.catalog"
+
+
+class NodeLibrary:
+    def __init__(self, rt, fixed: dict, names: dict):
+        self.rt = rt
+        self.fixed, self.fixed_names = dict(fixed), dict(names)     # model files and tools
+        self.taken = {c.MODEL_ID for c in fixed.values() if hasattr(c, "MODEL_ID")}
+        self.catalog: dict = {}
+        self._lock = threading.Lock()
+
+    def mappings(self) -> tuple[dict, dict]:
+        """(node classes, display names) ComfyUI gets at start: the fixed ones and the snapshot's."""
+        with self._lock:
+            self.catalog = catalog_classes(self.rt, self.rt.catalog.snapshot(), self.taken, self.ids())
+            classes = {**self.fixed, **self.catalog}
+        return classes, {**self.fixed_names, **{n: c.DISPLAY_NAME for n, c in self.catalog.items()}}
+
+    def get(self, node_id: str):
+        """The pack's class of a node type, as ComfyUI has it now (None: not the pack's)."""
+        with self._lock:
+            return self.catalog.get(node_id) or self.fixed.get(node_id)
+
+    def ids(self) -> set:
+        """Node ids the catalog's nodes may not take: the fixed ones, and ComfyUI's and other
+        packs' (read now: packs loaded after this one count too)."""
+        return set(self.fixed) | existing_node_ids()
+
+    def on_change(self, snapshot, change) -> None:
+        """A refresh changed the snapshot: rebuild the catalog's classes, hand ComfyUI the ones
+        that are new or different, and tell the open pages."""
+        touched = {*change.added, *change.removed, *change.changed, *change.returned}
+        with self._lock:
+            fresh = catalog_classes(self.rt, snapshot, self.taken, self.ids())
+            updates = {n: c for n, c in fresh.items() if n not in self.catalog or c.MODEL_ID in touched}
+            self.catalog.update(updates)
+            like = next(iter(self.fixed.values()), None)
+        if updates:
+            register_nodes(updates, {n: c.DISPLAY_NAME for n, c in updates.items()}, like)
+        send_event(EVENT, {"models": len(snapshot.models), "new": len(change.added),
+                           "removed": len(change.removed), "changed": len(change.changed)})
+        log.info("RunComfy: %d node(s) added or updated from the catalog", len(updates))
