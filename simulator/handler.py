@@ -72,6 +72,8 @@ class Handler(BaseHTTPRequestHandler):
             if not rest:
                 return "models", ""
             return ("submit" if method == "POST" else "model"), rest
+        if path == "/sim/catalog":
+            return "control", ""
         parts = path.strip("/").split("/")
         if len(parts) == 4 and parts[:2] == ["v1", "requests"]:
             return {"status": "status", "result": "result", "cancel": "cancel"}.get(parts[3], "?"), parts[2]
@@ -104,7 +106,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and self.apply_fault(fault, name, arg, body):
             return
         handler = getattr(self, "on_" + name, None)
-        if handler is None or (name in ("submit", "cancel") and method != "POST"):
+        if handler is None or (name in ("submit", "cancel", "control") and method != "POST"):
             return self.send_json(404, {"message": f"no route for {method} {path}"})
         return handler(arg, body) if method == "POST" else handler(arg)
 
@@ -301,6 +303,26 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(data)
         self.entry["status"] = 200
+
+
+    def on_control(self, _arg, body):
+        """``POST /sim/catalog`` (the simulator's own, for checks driving a running simulator
+        from outside, e.g. the browser check): {"action": "add", "model": {...}} ·
+        {"action": "remove", "model_id": …} · {"action": "insert_property", "model_id": …,
+        "key": …, "property": {...}, "index": n}."""
+        action = body.get("action") if isinstance(body, dict) else None
+        try:
+            if action == "add":
+                self.sim.add_model(body["model"])
+            elif action == "remove":
+                self.sim.remove_model(body["model_id"])
+            elif action == "insert_property":
+                self.sim.insert_property(body["model_id"], body["key"], body["property"], body.get("index"))
+            else:
+                return self.send_json(400, {"message": "action: add, remove or insert_property"})
+        except (KeyError, TypeError, ValueError) as e:
+            return self.send_json(400, {"message": f"{type(e).__name__}: {e}"})
+        return self.send_json(200, {"ok": True, "action": action})
 
 
 def as_int(value: str) -> int | None:

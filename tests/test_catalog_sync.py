@@ -282,3 +282,12 @@ def call(rt, *steps):
                 out.append((resp.status, json.loads(text), text))
             return out
     return asyncio.run(go())
+
+
+def test_the_page_learns_the_widget_names_a_changed_model_had(rt, env):
+    rt.catalog.refresh()
+    before = widget_names(build_node(rt, "acme/text-to-video").SPEC)
+    env.insert_property("acme/text-to-video", "style_strength", {"type": "number", "default": 0.5})
+    rt.catalog.refresh()
+    [(code, data, _)] = call(rt, ("GET", "/runcomfy/catalog/previous", {"headers": SAME}))
+    assert code == 200 and data["previous"] == {"RunComfy_acme_text_to_video": before}

@@ -374,3 +374,19 @@ def test_the_command_line_serves_a_large_catalog_with_broken_entries():
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_running_simulators_catalog_is_changed_over_http_for_checks_from_outside(sim):
+    import requests
+    auth = {"Authorization": f"Bearer {sim.token}"}
+    doc = {**sim.catalog.models["acme/text-to-video"], "model_id": "outside/new-1/text-to-video"}
+    steps = [{"action": "add", "model": doc},
+             {"action": "insert_property", "model_id": "outside/new-1/text-to-video", "key": "mood",
+              "property": {"type": "string", "default": "calm"}, "index": 1},
+             {"action": "remove", "model_id": "acme/text-to-video"}]
+    for step in steps:
+        assert requests.post(f"{sim.base_url}/sim/catalog", json=step, headers=auth, timeout=5).status_code == 200
+    assert requests.post(f"{sim.base_url}/sim/catalog", json={"action": "x"}, headers=auth, timeout=5).status_code == 400
+    assert requests.post(f"{sim.base_url}/sim/catalog", json=steps[0], timeout=5).status_code == 401
+    props = list(sim.catalog.models["outside/new-1/text-to-video"]["input_schema"]["properties"])
+    assert props[1] == "mood" and "acme/text-to-video" not in sim.catalog.models

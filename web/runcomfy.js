@@ -12,6 +12,7 @@
 // "RunComfy: Set API token…" (Extensions → RunComfy menu and the command palette).
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { el } from "./runcomfy_common.js";
 
 const ROUTE = "/runcomfy/token";
 
@@ -53,12 +54,6 @@ async function change(method, token) {
     notify(false, e.message);
     return null;
   }
-}
-
-function el(tag, props = {}, style = "") {
-  const node = Object.assign(document.createElement(tag), props);
-  if (style) node.style.cssText = style;
-  return node;
 }
 
 // Custom setting renderer: (name, setter, value, attrs) => HTMLElement. The setter is
@@ -107,10 +102,13 @@ async function promptForToken() {
 }
 
 import { settingsEntry, setupPanel, watchPrice } from "./runcomfy_panel.js";
+import { patchNodeType, resolveMissing, setupCatalog } from "./runcomfy_catalog.js";
 
 app.registerExtension({
   name: "RunComfy.ModelAPI",
-  async setup() { setupPanel(app); },
+  async setup() { setupPanel(app); await setupCatalog(app); },
+  async beforeRegisterNodeDef(nodeType, nodeData) { patchNodeType(nodeType, nodeData); },
+  async beforeConfigureGraph(graphData) { await resolveMissing(app, graphData); },
   nodeCreated(node) { watchPrice(node); },
   settings: [
     {

@@ -2,36 +2,13 @@
 // Everything here talks to the pack's routes under /api/runcomfy/ (same-origin only); none
 // of them ever returns the API token.
 import { api } from "../../scripts/api.js";
+import { catalogSection } from "./runcomfy_catalog.js";
+import { el, getJSON, makeBadge, postJSON } from "./runcomfy_common.js";
 
 const NO_ESTIMATE = new Set(["RunComfy_LoadResult", "RunComfy_Model"]);
 const REFRESH_MS = 2000;
 
-async function getJSON(path, options = {}) {
-  const resp = await api.fetchApi(path, options);
-  let data = {};
-  try { data = await resp.json(); } catch { /* keep the status below */ }
-  if (!resp.ok) throw new Error(data.error || `HTTP ${resp.status}`);
-  return data;
-}
-
-function postJSON(path, body) {
-  return getJSON(path, { method: "POST", headers: { "Content-Type": "application/json" },
-                         body: JSON.stringify(body) });
-}
-
-function el(tag, props = {}, style = "") {
-  const node = Object.assign(document.createElement(tag), props);
-  if (style) node.style.cssText = style;
-  return node;
-}
-
 // -- price badge -------------------------------------------------------------------------------
-function makeBadge(text) {
-  const Badge = window.LGraphBadge;
-  const options = { text, fgColor: "#e8f5e9", bgColor: "#2e7d32" };
-  return Badge ? new Badge(options) : options;
-}
-
 // The classic canvas draws badges every frame. Nodes 2.0 (the Vue renderer) reads them once
 // inside a computed that re-runs only on reactive changes (the frontend's own price badges
 // use a revision ref only API nodes get), so the badge getter reads a counter kept on the
@@ -216,7 +193,7 @@ function renderJobs(app, root) {
   root.innerHTML = "";
   const top = el("div", { className: "runcomfy-today" }, "padding:6px 4px;font-weight:600");
   const list = el("div", { className: "runcomfy-jobs" });
-  root.append(el("h3", { textContent: "RunComfy jobs" }, "margin:6px 4px"), top, list);
+  root.append(el("h3", { textContent: "RunComfy jobs" }, "margin:6px 4px"), catalogSection(), top, list);
   let stopped = false;
   const refresh = async () => {
     try {

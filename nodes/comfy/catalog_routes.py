@@ -4,6 +4,8 @@
   POST /runcomfy/catalog/refresh   fetch the catalog now (answers at once; the tab polls GET)
   POST /runcomfy/catalog/resolve   fetch models a workflow uses that this machine's catalog does
                                    not have yet ({"model_ids": [...]}), so the workflow opens
+  GET  /runcomfy/catalog/previous  node type → the widget names its model had before its schema
+                                   last changed (a workflow saved then is read by those names)
 """
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ import asyncio
 
 from aiohttp import web
 
-from ..spec.model import MODEL_ID_RE
+from ..spec.model import MODEL_ID_RE, node_id_for
 from .guard import json_body, refuse, reply, same_origin
 
-STATE, REFRESH, RESOLVE = "/runcomfy/catalog", "/runcomfy/catalog/refresh", "/runcomfy/catalog/resolve"
+STATE, REFRESH, RESOLVE, PREVIOUS = ("/runcomfy/catalog", "/runcomfy/catalog/refresh",
+                                     "/runcomfy/catalog/resolve", "/runcomfy/catalog/previous")
 MAX_RESOLVE = 50                  # model ids one workflow may ask for at once
 
 
@@ -43,7 +46,13 @@ def handlers(rt) -> dict:
         return reply({"found": [m for m, ok in found.items() if ok],
                       "missing": [m for m, ok in found.items() if not ok]})
 
-    return {("GET", STATE): get_state, ("POST", REFRESH): post_refresh, ("POST", RESOLVE): post_resolve}
+    @same_origin
+    async def get_previous(request: web.Request) -> web.Response:
+        snap = await asyncio.to_thread(rt.catalog.snapshot)
+        return reply({"previous": {node_id_for(m): names for m, names in snap.previous_widgets.items()}})
+
+    return {("GET", STATE): get_state, ("POST", REFRESH): post_refresh, ("POST", RESOLVE): post_resolve,
+            ("GET", PREVIOUS): get_previous}
 
 
 def register(routes, rt) -> None:
