@@ -320,3 +320,36 @@ def test_the_catalogs_shapes_a_seed_of_minus_one_a_wide_decimal_and_a_list_of_si
     sockets = list(types["optional"])
     assert sockets == [f"refs_{i}" for i in range(1, 7)] + ["masks_1", "masks_2", "masks_3"] + \
         [f"refs_{i}" for i in range(7, 17)]         # past 6: after every field's first sockets
+
+
+def test_tooltips_are_bounded_and_a_lists_rules_are_said_once():
+    """/object_info (read on every page load) holds every tooltip of the catalog's 1,500 nodes."""
+    from nodes.inputs.widgets import TIP_TEXT, input_types
+    long = "Describe the scene in detail, " * 200
+    spec = parse_model({"model_id": "acme/long", "input_schema": {"required": ["prompt"], "properties": {
+        "prompt": {"type": "string", "description": long},
+        "refs": {"type": "array", "description": "Pictures to follow. " * 30,
+                 "items": {"type": "string", "format": "image_uri"}, "maxItems": 16}}}})
+    types = input_types(spec)
+    tip = types["required"]["prompt"][1]["tooltip"]
+    assert len(tip) < TIP_TEXT + 80 and "… " in tip               # cut at a word, marked
+    assert tip.endswith("Sent to RunComfy as 'prompt' (required).")   # the facts stay whole
+    first, later = types["optional"]["refs_1"][1]["tooltip"], types["optional"]["refs_9"][1]["tooltip"]
+    assert first.startswith("Pictures to follow.") and "Pictures" not in later
+    assert "Item 9 of up to 16" in later and "see 'refs_1'" in later
+
+
+def test_the_cycle_collector_is_held_only_while_the_nodes_are_built():
+    import gc
+    from nodes.core.process import collector_paused
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()                                 # a host that keeps it off keeps it off
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

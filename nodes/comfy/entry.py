@@ -10,11 +10,13 @@ threads.
 from __future__ import annotations
 
 import logging
+import time
 
 from ..app.plain_host import PlainHost
 from ..app.refresh import refresh_prices_in_background
 from ..app.runtime import Runtime
 from ..core.errors import ConfigError
+from ..core.process import collector_paused
 from . import catalog_routes, panel_routes, token_route
 from .host import ComfyHost, add_routes, in_comfyui
 from .library import NodeLibrary
@@ -36,8 +38,12 @@ def load() -> tuple[dict, dict]:
     if problem:
         log.warning("RunComfy: %s", problem)
     try:
-        library = NodeLibrary(rt, *build_mappings(rt, tools=True))
-        classes, names = library.mappings()
+        started = time.perf_counter()
+        with collector_paused():
+            library = NodeLibrary(rt, *build_mappings(rt, tools=True))
+            classes, names = library.mappings()
+        log.info("RunComfy: %d nodes (%d from the catalog snapshot) in %.3f s", len(classes),
+                 len(library.catalog), time.perf_counter() - started)
     except Exception:  # noqa: BLE001 - a bug here must not stop ComfyUI from starting
         log.exception("RunComfy: could not build the model nodes")
         return {}, {}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..core.errors import Billing, RunComfyError
-from ..inputs.widgets import input_types
+from ..inputs.widgets import input_types, lead
 from ..results.outputs import output_tooltips, return_names, return_types
 from ..spec.kinds import MEDIA_KIND, OUTPUT_KIND
 from ..spec.model import ModelSpec
@@ -47,13 +47,16 @@ def category_of(output: str, vendor: str) -> str:
     return f"{CATEGORY_ROOT}/{OUTPUT_KIND[output].title}/{vendor}"
 
 
+DESCRIPTION_TEXT = 600    # characters of the catalog's description in a node's: read in a tooltip
+
+
 def describe(text: str, display_name: str, model_id: str, output: str, takes, price_unit: str) -> str:
     """The node's description: what it is, its model id, what it takes and returns, its price unit
     (typing a model id, or part of it, in the node search finds the node)."""
     taken = ", ".join(MEDIA_KIND[k].what for k in takes if k in MEDIA_KIND) or "text and settings"
     unit = f" Priced per {price_unit.replace('per_', '')}." if price_unit else ""
-    lead = (text or f"{display_name} on RunComfy's Model API.").strip()
-    return (f"{lead} Model: {model_id}. Takes {taken}; returns {OUTPUT_KIND[output].what}.{unit} "
+    about = lead(text, DESCRIPTION_TEXT) if text.strip() else f"{display_name} on RunComfy's Model API."
+    return (f"{about} Model: {model_id}. Takes {taken}; returns {OUTPUT_KIND[output].what}.{unit} "
             "Each run is a paid RunComfy job.")
 
 

@@ -2,8 +2,10 @@
 crashed run), and how much memory it has (the default result memory budget)."""
 from __future__ import annotations
 
+import gc
 import os
 import sys
+from contextlib import contextmanager
 
 
 def pid_alive(pid: int) -> bool:
@@ -69,3 +71,17 @@ def total_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, OSError, ValueError):
         return None
+
+
+@contextmanager
+def collector_paused():
+    """Python's cycle collector held while a burst of long-lived objects is made (the catalog's
+    1,500 node classes and their snapshot at start): in ComfyUI's large heap each collection it
+    would trigger walks every object, which made the pack's start 0.5 s instead of 0.15 s."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

@@ -21,6 +21,17 @@ from .rules import read_limits
 INT_LIMIT = 0xFFFFFFFFFFFFFFFF      # ComfyUI's own widest INT (its seed widgets)
 SOCKETS_IN_PLACE = 6                # a list field's sockets at its place; further ones appended
 FRAME_OPTIONS = tuple((o.name, o.shape) for o in _FRAME)   # for the nodes without a schema
+TIP_TEXT = 280      # characters of a field's description in its tooltip: the seeds' longest is
+                    # 127; a catalog of 1,500 models with 300-character ones made /object_info
+                    # (read on every page load) 16 MB, with this bound 10 MB
+
+
+def lead(text: str, limit: int = TIP_TEXT) -> str:
+    """A description cut to ``limit`` characters at a word, marked with "…" when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def pack_options(spec: ModelSpec) -> list[tuple[str, tuple]]:
@@ -35,7 +46,7 @@ def float_step(lo: float | None, hi: float | None) -> float:
 
 
 def tooltip(f: Field, allowed: str = "") -> str:
-    parts = [f.description.strip()] if f.description.strip() else []
+    parts = [lead(f.description)] if f.description.strip() else []
     if allowed:
         parts.append(allowed)
     seen = []
@@ -55,7 +66,7 @@ def tooltip(f: Field, allowed: str = "") -> str:
         text = json.dumps(shape, ensure_ascii=False)
         parts.append("Schema: " + (text if len(text) <= 400 else text[:399] + "…"))
     parts.append(f"Sent to RunComfy as '{f.key}'{' (required)' if f.required else ''}.")
-    return " ".join(p if p[-1] in ".!?。" else p + "." for p in parts)
+    return " ".join(p if p[-1] in ".!?。…" else p + "." for p in parts)
 
 
 def multiple_of(f: Field) -> float | None:
@@ -123,12 +134,16 @@ def media_inputs(f: Field) -> tuple[dict, dict]:
                                      f"Used only when the '{f.name}' input is not connected."})
         return {f.url_name: url}, sockets
     most = f"up to {f.max_items}" if f.max_items is not None else "any number of"
-    sockets = {}
-    for i, name in enumerate(f.socket_names(), start=1):
-        need = (" Item 1 (or URL line 1) is required." if i == 1 and (f.min_items or 0) >= 1 else "")
-        batch = f" {kind.batch_hint}" if kind.batch_hint else ""
-        sockets[name] = (kind.socket_type, {"tooltip": tooltip(
-            f, f"Item {i} of {most}; a connected {kind.name} wins over URL line {i}.{batch}{need}")})
+    sockets, names = {}, f.socket_names()
+    batch = f" {kind.batch_hint}" if kind.batch_hint else ""
+    for i, name in enumerate(names, start=1):
+        item = f"Item {i} of {most}; a connected {kind.name} wins over URL line {i}.{batch}"
+        if i == 1:      # the field's description and rules once, not on each of up to 16 sockets
+            need = " Item 1 (or URL line 1) is required." if (f.min_items or 0) >= 1 else ""
+            text = tooltip(f, item + need)
+        else:
+            text = f"{item} What it takes: see '{names[0]}'."
+        sockets[name] = (kind.socket_type, {"tooltip": text})
     extra = (f" Lines after {f.sockets} are further items." if f.max_items is None or f.max_items > f.sockets
              else "")
     url = ("STRING", {"default": "", "multiline": True, "placeholder": "one https:// link per line",
