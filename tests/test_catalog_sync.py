@@ -291,3 +291,24 @@ def test_the_page_learns_the_widget_names_a_changed_model_had(rt, env):
     rt.catalog.refresh()
     [(code, data, _)] = call(rt, ("GET", "/runcomfy/catalog/previous", {"headers": SAME}))
     assert code == 200 and data["previous"] == {"RunComfy_acme_text_to_video": before}
+
+
+def test_inside_comfyui_changed_and_removed_models_get_their_rebuilt_classes(rt, env, monkeypatch):
+    """ComfyUI's node mappings hold every class the pack registered: those ids are the
+    catalog's own, not taken by another pack (else a change or a removal never reaches it)."""
+    from nodes.comfy import library as library_module
+    comfy_mappings = {"KSampler": object}                       # ComfyUI's, as it runs
+    monkeypatch.setattr(library_module, "existing_node_ids", lambda: set(comfy_mappings))
+    monkeypatch.setattr(library_module, "register_nodes",
+                        lambda classes, names, like: comfy_mappings.update(classes) or True)
+    lib = library(rt)
+    comfy_mappings.update(lib.mappings()[0])                    # loaded at start
+    rt.catalog.refresh()
+    assert node_id_for("acme/text-to-video") in comfy_mappings
+    env.insert_property("acme/text-to-video", "style_strength",
+                        {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5})
+    env.remove_model("acme/inpaint")
+    rt.catalog.refresh()
+    changed = comfy_mappings[node_id_for("acme/text-to-video")]
+    assert "style_strength" in changed.INPUT_TYPES()["required"]
+    assert comfy_mappings[node_id_for("acme/inpaint")].CATEGORY == "RunComfy/Unavailable"

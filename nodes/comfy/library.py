@@ -42,8 +42,10 @@ class NodeLibrary:
 
     def ids(self) -> set:
         """Node ids the catalog's nodes may not take: the fixed ones, and ComfyUI's and other
-        packs' (read now: packs loaded after this one count too)."""
-        return set(self.fixed) | existing_node_ids()
+        packs' (read now: packs loaded after this one count too).  The catalog's own node ids
+        are not taken: ComfyUI holds those classes since they were registered, and a model
+        whose schema changed, or that was removed, must get its rebuilt class under its id."""
+        return set(self.fixed) | (existing_node_ids() - set(self.catalog))
 
     def on_change(self, snapshot, change) -> None:
         """A refresh changed the snapshot: rebuild the catalog's classes, hand ComfyUI the ones
