@@ -89,6 +89,24 @@ function modelIdOf(nodeData) {
   return nodeData?.search_aliases?.[0] || null;
 }
 
+// The name a widget's value is saved and restored under: its own, except a seed's "control after
+// generate" widget, keyed by the widget it controls ("seed:control_after_generate", as the
+// server names it in /runcomfy/catalog/previous).  ComfyUI's frontend names that widget after
+// the input's control_after_generate string, i.e. after its default mode ("fixed"), so its own
+// name says nothing about which widget it belongs to.
+function widgetKey(node, widget) {
+  const owner = (node.widgets || []).find((o) => o !== widget && o.linkedWidgets?.includes(widget));
+  return owner ? `${owner.name}:control_after_generate` : widget.name;
+}
+
+// The key of `named` that holds this widget's value (null: the workflow did not have it).
+function savedKey(node, widget, named) {
+  const key = widgetKey(node, widget);
+  if (key in named) return key;
+  if (widget.name in named) return widget.name;           // ComfyUI's own widgets_values_named
+  return key !== widget.name && "control_after_generate" in named ? "control_after_generate" : null;
+}
+
 function namedValues(node, info) {
   if (info.widgets_values_named && Object.keys(info.widgets_values_named).length) {
     return info.widgets_values_named;
@@ -101,21 +119,22 @@ function namedValues(node, info) {
     : before && values.length === before.length && values.length !== (node.widgets?.length || 0) ? before
       : null;
   if (!names) return null;
-  const key = (n) => (n.endsWith(":control_after_generate") ? "control_after_generate" : n);
-  return Object.fromEntries(names.map((n, i) => [key(n), values[i]]).filter(([, v]) => v !== undefined));
+  return Object.fromEntries(names.map((n, i) => [n, values[i]]).filter(([, v]) => v !== undefined));
 }
 
 function restoreByName(node, info, defaults) {
   const named = namedValues(node, info);
   if (!named) return;
   const dropped = [];
-  const have = new Set((node.widgets || []).map((w) => w.name));
+  const used = new Set();
   for (const [i, w] of (node.widgets || []).entries()) {
-    if (!(w.name in named)) {                 // a widget the schema did not have then: default
+    const key = savedKey(node, w, named);
+    if (key === null) {                       // a widget the schema did not have then: default
       if (defaults && i < defaults.length) w.value = defaults[i];
       continue;
     }
-    const v = named[w.name];
+    used.add(key);
+    const v = named[key];
     const choices = w.options?.values;
     if (Array.isArray(choices) && !choices.includes(v)) {
       dropped.push(`${w.name} '${v}' (no longer a choice)`);
@@ -124,13 +143,24 @@ function restoreByName(node, info, defaults) {
     w.value = v;
   }
   for (const name of Object.keys(named)) {
-    if (!have.has(name)) dropped.push(`${name} (no longer in the model)`);
+    if (!used.has(name)) dropped.push(`${name} (no longer in the model)`);
   }
+  showDropped(node, dropped);
+  if (dropped.length) toast(window.app, "warn", `${node.title}: values not kept: ${dropped.join(", ")}.`);
+}
+
+// The "values not kept" badge is on the node only while there are such values: the canvas
+// draws every entry of node.badges (a getter must return a badge, never null: drawBadges
+// measures each one), so it is added and taken away rather than left returning nothing.
+function showDropped(node, dropped) {
   node.runcomfyDropped = dropped;
-  if (dropped.length) {
-    node.setDirtyCanvas?.(true, true);
-    toast(window.app, "warn", `${node.title}: values not kept: ${dropped.join(", ")}.`);
-  }
+  node.badges = node.badges || [];
+  const at = node.badges.indexOf(node.runcomfyDroppedBadge);
+  if (at >= 0) node.badges.splice(at, 1);
+  node.runcomfyDroppedBadge = dropped.length
+    ? () => makeBadge(`⚠ ${dropped.length} value(s) not kept`, "#5d4037") : null;
+  if (node.runcomfyDroppedBadge) node.badges.push(node.runcomfyDroppedBadge);
+  node.setDirtyCanvas?.(true, true);
 }
 
 export function patchNodeType(nodeType, nodeData) {
@@ -140,9 +170,6 @@ export function patchNodeType(nodeType, nodeData) {
   nodeType.prototype.onNodeCreated = function (...args) {
     const out = created?.apply(this, args);
     this.runcomfyDefaults = (this.widgets || []).map((w) => w.value);
-    this.badges = this.badges || [];
-    this.badges.push(() => (this.runcomfyDropped?.length
-      ? makeBadge(`⚠ ${this.runcomfyDropped.length} value(s) not kept`, "#5d4037") : null));
     return out;
   };
   const configure = nodeType.prototype.onConfigure;
@@ -154,7 +181,8 @@ export function patchNodeType(nodeType, nodeData) {
   const serialize = nodeType.prototype.onSerialize;
   nodeType.prototype.onSerialize = function (o, ...rest) {
     const out = serialize?.apply(this, [o, ...rest]);
-    o.properties = { ...(o.properties || {}), runcomfy_widgets: (this.widgets || []).map((w) => w.name) };
+    o.properties = { ...(o.properties || {}),
+                     runcomfy_widgets: (this.widgets || []).map((w) => widgetKey(this, w)) };
     if (modelId) o.properties.runcomfy_model_id = modelId;
     return out;
   };
