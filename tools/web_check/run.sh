@@ -2,7 +2,9 @@
 # The web extension checked in a real headless Chromium against a real ComfyUI (not part of CI:
 # ComfyUI is not on PyPI).  It starts the pack's simulator and a ComfyUI with this pack loaded,
 # then runs check.mjs: the price badge shows and follows the duration widget; a finished job is
-# listed in the RunComfy sidebar tab; "Load into workflow" adds a Load Result node that runs.
+# listed in the RunComfy sidebar tab; "Load into workflow" adds a Load Result node that runs;
+# and catalog.mjs: the whole catalog (the simulator serves 60 models) in the node library, a
+# model added, changed or removed while the page is open, a shared workflow's model fetched.
 #
 #   COMFYUI_DIR=/path/to/ComfyUI tools/web_check/run.sh
 #
@@ -14,8 +16,9 @@
 #   PLAYWRIGHT_DIR  a folder whose node_modules has playwright-core (default: installed with npm
 #                   into a temporary folder; it never downloads a browser)
 #   PYTHONPATH      passed to ComfyUI (e.g. for torchvision stubs on CPU-only machines)
-#   SCRIPT          the browser script to run (default check.mjs; thumbnails.mjs renders the
-#                   example workflows' thumbnails into THUMB_DIR)
+#   SCRIPT          the browser script(s) to run, one after the other against the same ComfyUI
+#                   (default "check.mjs catalog.mjs"; thumbnails.mjs renders the example
+#                   workflows' thumbnails into THUMB_DIR); the run fails when any of them does
 set -euo pipefail
 pack="$(cd "$(dirname "$0")/../.." && pwd)"
 : "${COMFYUI_DIR:?set COMFYUI_DIR to a ComfyUI checkout}"
@@ -39,7 +42,7 @@ if [ -z "${PLAYWRIGHT_DIR:-}" ]; then
   (cd "$PLAYWRIGHT_DIR" && npm init -y >/dev/null && npm install --silent playwright-core >/dev/null)
 fi
 
-(cd "$pack" && exec "$pack_py" -m simulator --port "$sim_port" --queue 1 --run 2) > "$work/simulator.log" 2>&1 &
+(cd "$pack" && exec "$pack_py" -m simulator --port "$sim_port" --queue 1 --run 2 --catalog-size 60) > "$work/simulator.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$sim_port/v1/models" -H "Authorization: Bearer sim-token" && break; sleep 0.2; done
 # a catalog model with a duration widget, added the way a user adds one
@@ -63,5 +66,13 @@ for _ in $(seq 1 240); do
   kill -0 "${pids[1]}" 2>/dev/null || { echo "ComfyUI stopped:"; tail -30 "$work/comfyui.log"; exit 1; }
   sleep 0.5
 done
-NODE_PATH="$PLAYWRIGHT_DIR/node_modules" OUT_DIR="$work" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" \
-  node "$pack/tools/web_check/${SCRIPT:-check.mjs}" "http://127.0.0.1:$comfy_port"
+# The scripts share the ComfyUI and its settings: after check.mjs (whose last check turns Nodes 2.0
+# on), catalog.mjs runs on the Vue node renderer; alone (SCRIPT=catalog.mjs), on the canvas one.
+status=0
+for script in ${SCRIPT:-check.mjs catalog.mjs}; do
+  echo "== $script"
+  NODE_PATH="$PLAYWRIGHT_DIR/node_modules" OUT_DIR="$work" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" \
+    SIM_URL="http://127.0.0.1:$sim_port" node "$pack/tools/web_check/$script" "http://127.0.0.1:$comfy_port" \
+    || status=1
+done
+exit "$status"
