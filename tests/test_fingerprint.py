@@ -109,7 +109,7 @@ V2_FINGERPRINT = "8e9befcff6b64e8c1f84e58c416cf00aec2142c5c1e89c7a3ea00654695faf
 def test_a_job_journaled_under_the_version_2_fingerprint_is_reused_not_paid_again(rt, env, client):
     image = (torch.arange(64 * 64 * 3) % 256).float().div(255).reshape(1, 64, 64, 3)
     journal = rt.journal
-    entry, mine = journal.claim([V2_FINGERPRINT], "wan-ai/wan-2-6/image-to-image", "old", time.time() + 60)
+    entry, mine = journal.claim([V2_FINGERPRINT], "wan-ai/wan-2-6/image-to-image", "old", 60)
     assert mine
     rid = client.submit("wan-ai/wan-2-6/image-to-image",
                         {"prompt": "a lake at dawn", "image_urls": ["https://example.com/a.png"]}).request_id

@@ -23,7 +23,8 @@ from nodes.app.status import StatusReporter as Reporter
 from nodes.comfy.factory import default_values
 from nodes.comfy.registry import build_mappings
 from nodes.core.errors import InputError, RunComfyError, SubmitUncertain
-from nodes.remote.journal import Journal, JournalError
+from nodes.remote.journal import JournalError
+from nodes.remote.journal_sqlite import SqliteJournal
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = ROOT / "tests" / "child_run.py"
@@ -101,7 +102,7 @@ def test_threads_racing_on_the_same_inputs_submit_once(rt):
     def claim(k):
         try:
             barrier.wait()
-            entry, mine = journal.claim(["same-fp"], "m", f"host:1:{k}", time.time() + 60)
+            entry, mine = journal.claim(["same-fp"], "m", f"host:1:{k}", 60)
             if mine:
                 wins.append(entry.id)
         except Exception as e:   # noqa: BLE001 - collected for the assert
@@ -216,7 +217,7 @@ def test_a_read_only_journal_submits_nothing_and_names_the_folder(rt, env):
 
 
 def test_a_locked_journal_submits_nothing(rt, env, monkeypatch):
-    monkeypatch.setattr(Journal, "busy_timeout_s", 0.5)
+    monkeypatch.setattr(SqliteJournal, "busy_timeout_s", 0.5)
     path = rt.journal.path
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sqlite3, sys, time\n"
@@ -258,7 +259,7 @@ class LocksJournalOnSubmit(Reporter):
 
 
 def test_a_paid_job_the_journal_could_not_record_is_fetched_and_recorded_later(rt, env, monkeypatch, caplog):
-    monkeypatch.setattr(Journal, "busy_timeout_s", 0.3)
+    monkeypatch.setattr(SqliteJournal, "busy_timeout_s", 0.3)
     env.run_s = 3.0 * env.clock.scale       # the lock (1 real second) ends while it runs (3 s)
     reporter = LocksJournalOnSubmit(rt.journal.path, hold=1.0)
     done = []
@@ -279,8 +280,8 @@ def test_a_paid_job_the_journal_could_not_record_is_fetched_and_recorded_later(r
 
 
 def test_a_download_lease_for_a_request_the_journal_does_not_know_is_granted(tmp_path):
-    journal = Journal(tmp_path / "j.sqlite3")
-    assert journal.lease_fetch("never-recorded", "me", time.time() + 60)
+    journal = SqliteJournal(tmp_path / "j.sqlite3")
+    assert journal.lease_fetch("never-recorded", "me", 60)
 
 
 def test_a_corrupt_journal_is_kept_aside_and_a_new_one_started(rt, env, caplog):
@@ -292,7 +293,7 @@ def test_a_corrupt_journal_is_kept_aside_and_a_new_one_started(rt, env, caplog):
     assert len(kept) == 1 and kept[0].read_bytes().startswith(b"this is not a database")
     line = [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()]
     assert len(line) == 1 and str(path) in line[0] and str(kept[0]) in line[0]
-    assert [e.status for e in Journal(path).recent()] == ["completed"]
+    assert [e.status for e in SqliteJournal(path).recent()] == ["completed"]
 
 
 # -- values that cannot be sent ---------------------------------------------------------------

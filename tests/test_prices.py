@@ -215,7 +215,8 @@ def test_a_negative_cost_already_in_the_journal_is_not_summed(rt, user_dirs):
     for rid, cost in (("old-row", -100.0), ("good-row", 0.30)):      # as an older version wrote them
         journal.add_loaded(rid)
         journal.record_outputs(rid, {}, cost)
-    assert journal.spend_today() == (pytest.approx(0.30), 0.0)
+    today = journal.spend_today()
+    assert (today.spent, today.running) == (pytest.approx(0.30), 0.0)
 
 
 def test_the_limit_counts_jobs_still_running_and_holds_across_threads(rt, priced, monkeypatch):
@@ -319,7 +320,7 @@ def test_the_jobs_route_lists_finished_jobs_and_todays_spend_without_the_token(r
     [(code, data, text)] = call(rt, ("GET", "/runcomfy/jobs", {"headers": SAME}))
     assert code == 200 and TOKEN not in text and TOKEN[-8:] not in text
     assert data["today"] == {"spent": 0.25, "charged": 0.25, "running": 0.0, "limit": 10.0,
-                             "limit_source": "environment", "limit_problem": ""}
+                             "limit_source": "environment", "limit_problem": "", "shared": False}
     (job,) = data["jobs"]
     assert (job["request_id"], job["status"], job["cost"], job["billed"]) == (rid, "completed", 0.25, "$0.25")
     assert job["files"][0]["url"].startswith("/view?filename=") and job["files"][0]["type"] == "output"

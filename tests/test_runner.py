@@ -13,7 +13,7 @@ import torch
 from nodes.app.pipeline import run_model
 from nodes.core.errors import Interrupted, RunComfyError, SubmitUncertain
 from nodes.comfy.factory import default_values
-from nodes.remote.journal import Journal
+from nodes.remote.journal_sqlite import SqliteJournal
 from nodes.app.pipeline import execute
 from nodes.comfy.load_result import request_plan
 from nodes.app.status import StatusReporter as Reporter
@@ -271,7 +271,7 @@ def test_a_fresh_journal_opened_by_several_nodes_at_once_never_says_locked(tmp_p
         def node_run(k):
             try:
                 barrier.wait()
-                journal = Journal(path)
+                journal = SqliteJournal(path)
                 journal.claim([f"fp{k}"], "m", "owner", 0)
                 journal.find([f"fp{k}"])
             except Exception as e:           # noqa: BLE001 - collected for the assert
@@ -282,4 +282,4 @@ def test_a_fresh_journal_opened_by_several_nodes_at_once_never_says_locked(tmp_p
         for t in threads:
             t.join()
     assert errors == []
-    assert len(Journal(tmp_path / "journal-0.sqlite3").recent()) == 6
+    assert len(SqliteJournal(tmp_path / "journal-0.sqlite3").recent()) == 6

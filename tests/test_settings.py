@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from nodes.remote.journal_sqlite import SqliteJournal
+
 from nodes.app.pipeline import run_model
 from nodes.app.status import StatusReporter as Reporter
 from nodes.core.errors import ConfigError, SpendLimitReached
@@ -48,7 +50,10 @@ def test_a_broken_config_with_a_limit_refuses_the_paid_job_and_is_never_rewritte
     """The issue's case: a $0.25 Wan 2.2 job under a broken $0.50 limit is not submitted."""
     with pytest.raises(ConfigFileError, match="no paid job is submitted"):
         run_model(rt, *wan22(rt), Reporter())
-    assert priced.calls("submit") == [] and rt.journal.recent() == []
+    assert priced.calls("submit") == []
+    with pytest.raises(ConfigFileError):       # which journal holds the jobs is in that file too
+        rt.journal.recent()
+    assert SqliteJournal(rt.host.user_dir() / "journal.sqlite3").recent() == []
     for change in (lambda: rt.settings.set_token("rc-a-new-token-1234"), lambda: rt.settings.set_daily_limit(2)):
         with pytest.raises(ConfigFileError):
             change()

@@ -11,8 +11,10 @@ Money rules, in the order a run meets them:
   * a submit whose outcome is unknown (no answer, 5xx, the process killed) leaves the claim
     ``uncertain``; the next run of those inputs says so instead of paying again.
 
-Claims of a process that died (same host, its pid gone) or ran past the submit budget are
-taken over as uncertain, never resubmitted.
+Claims of a process that died (same host, its pid gone) or stopped renewing its claim (any
+machine sharing the journal) are taken over as uncertain, never resubmitted.  After the
+submit the job is paid for: a journal that refuses a write then does not stop the job, the
+write is made when the journal is back (app/recording.py).
 """
 from __future__ import annotations
 
@@ -23,19 +25,15 @@ from dataclasses import dataclass
 from ..core.errors import Billing, RunComfyError, SubmitUncertain, clip
 from ..remote.client import safe_id
 from ..remote.job import JobRunner
-from ..remote.journal import PENDING, SUBMITTING, UNCERTAIN, Entry, JournalError, quietly
-from ..remote.transport import RetryPolicy
-from .claims import claim_dead
+from ..remote.journal import PENDING, SUBMITTING, UNCERTAIN, Entry
+from .claims import CLAIM_TTL_S, claim_dead, heartbeat
 from .fetching import fetch_files
 from .money import spend_check
 from .waiting import wait
 
 log = logging.getLogger("runcomfy")
 
-CLAIM_S = RetryPolicy().submit_budget_s + 30   # a submit ends within its budget: then it is dead
 WAIT_STEP_S = 0.25                             # how often a waiting run looks at the journal
-RECORD_RETRY_S = 600.0         # a paid job's id the journal refused is retried this long ...
-RECORD_RETRY_FIRST_S, RECORD_RETRY_MAX_S = 0.5, 10.0   # ... first after 0.5 s, then doubling to 10 s
 
 
 @dataclass(frozen=True)
@@ -103,8 +101,8 @@ def claim_or_find(rt, plan, reporter, clients, should_cancel) -> Entry:
             rt.settings.check()                 # a bad setting or config file stops here, unpaid
             client = clients()                  # a missing or bad token stops here, unpaid
             est = plan.estimate
-            entry, mine = journal.claim(fps, plan.model_id, rt.owner, time.time() + CLAIM_S,
-                                        getattr(est, "usd", None), spend_check(est, rt.settings))
+            entry, mine = journal.claim(fps, plan.model_id, rt.owner, CLAIM_TTL_S, getattr(est, "usd", None),
+                                        spend_check(est, rt.settings, journal.shared))
             if mine:
                 return submit(rt, plan, entry, prepared.payload, client, reporter)
         found = existing(rt, entry, reporter)
@@ -141,50 +139,25 @@ def existing(rt, entry: Entry, reporter) -> Entry | None:
 
 
 def submit(rt, plan, entry: Entry, payload: bytes, client, reporter) -> Entry:
-    journal = rt.journal
     runner = JobRunner(client, on_event=reporter.event, clock=rt.clock.monotonic, sleep=rt.clock.sleep)
     est = plan.estimate
+    record = rt.recorder.write
     try:
-        rid = runner.submit(plan.model_id, payload, getattr(est, "text", "") if est else "")
+        with heartbeat(rt, entry.id):
+            rid = runner.submit(plan.model_id, payload, getattr(est, "text", "") if est else "")
     except SubmitUncertain as e:
-        quietly(journal.mark_uncertain, entry.id, clip(e.reason, 200))
+        record(f"the unknown outcome of claim {entry.id}", "mark_uncertain", entry.id, clip(e.reason, 200))
         raise
     except RunComfyError as e:                 # refused or never sent: nothing was paid
-        quietly(journal.release, entry.id, clip(str(e), 500))
+        record(f"the refusal of claim {entry.id}", "release", entry.id, clip(str(e), 500))
         raise (e if e.billing is not None else e.with_facts(billing=Billing.NOT_BILLED)) from None
     except BaseException as e:                 # interrupted mid-submit: outcome unknown
-        quietly(journal.mark_uncertain, entry.id, f"The submit was interrupted ({type(e).__name__})")
+        record(f"the unknown outcome of claim {entry.id}", "mark_uncertain", entry.id,
+               f"The submit was interrupted ({type(e).__name__})")
         raise
     entry.request_id, entry.status = rid, "submitted"
-    try:
-        journal.record_request(entry.id, rid)
-    except JournalError as e:
-        record_later(rt, entry.id, rid)
-        log.warning("RunComfy: request %s was submitted and is billed, but the journal %s could "
-                    "not record it yet (%s); retrying in the background.", rid, e.path, e.reason)
+    if not record(f"request {rid} (submitted, billed)", "record_request", entry.id, rid):
         reporter.note(f"Request {rid} was submitted and is billed, but the journal could not "
-                      f"record it yet ({clip(e.reason, 80)}); the pack keeps trying and fetches "
-                      "the result anyway. Keep this id: RunComfy Load Result fetches it.")
+                      "record it yet; the pack writes it when the journal is back and fetches the "
+                      "result anyway. Keep this id: RunComfy Load Result fetches it.")
     return entry
-
-
-def record_later(rt, entry_id: int, rid: str) -> None:
-    """Write a paid job's request id as soon as the journal takes it (bounded retries), so
-    the next run resumes the job instead of calling its submit uncertain."""
-    journal = rt.journal
-
-    def work():
-        delay, end = RECORD_RETRY_FIRST_S, time.monotonic() + RECORD_RETRY_S
-        while True:
-            try:
-                journal.record_request(entry_id, rid)
-                log.info("RunComfy: request %s is now recorded in the journal.", safe_id(rid))
-                return
-            except JournalError as e:
-                if time.monotonic() + delay > end:
-                    log.warning("RunComfy: gave up recording request %s in the journal %s (%s). "
-                                "It is billed: RunComfy Load Result fetches it.", rid, e.path, e.reason)
-                    return
-            time.sleep(delay)
-            delay = min(delay * 2, RECORD_RETRY_MAX_S)
-    rt.background.start(f"runcomfy-record-{safe_id(rid)}", work)

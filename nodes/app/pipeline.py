@@ -87,9 +87,9 @@ def check_list_limit(rt, new: list) -> None:
     usd = [getattr(p.estimate, "usd", None) for p in new]
     unknown = next((p.estimate for p in new if getattr(p.estimate, "usd", None) is None), None)
     total = Estimate(None if unknown is not None else sum(usd), "", getattr(unknown, "detail", ""))
-    check = spend_check(total, rt.settings, jobs=len(new))
+    check = spend_check(total, rt.settings, rt.journal.shared, jobs=len(new))
     if check is not None:
-        check(*rt.journal.spend_today())
+        check(rt.journal.spend_today())
 
 
 def finish(rt, plan, reporter, should_cancel, ledger=None) -> dict:
@@ -101,7 +101,8 @@ def finish(rt, plan, reporter, should_cancel, ledger=None) -> dict:
     except DecodeError as e:
         # Keep the damaged file for the user to inspect, but forget it: the next run
         # downloads the result again (the job is paid for; its URL is in the journal).
-        rt.journal.record_files(got.entry.request_id, [])
+        rid = got.entry.request_id
+        rt.recorder.write(f"forgetting the damaged files of request {rid}", "record_files", rid, [])
         raise e.with_facts(billing=Billing.BILLED, cost=got.entry.cost, refetch=True) from None
     reporter.done(done_line(plan, got, time.monotonic() - started))
     return outputs

@@ -12,14 +12,18 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from pathlib import Path
 
 from ..core.clock import Clock
+from ..core.errors import ConfigError
 from ..core.host import Host
 from ..core.settings import Settings
 from ..remote.client import RunComfyClient
-from ..remote.journal import Journal
+from ..remote.journal import JobStore, JournalError
+from ..remote.journal_pg import PostgresJournal
+from ..remote.journal_sqlite import SqliteJournal
 from ..remote.locks import KeyedLocks
 from ..remote.pacing import RateGate
 from ..remote.pool import DaemonPool
@@ -28,7 +32,10 @@ from ..results.files import output_folder, sweep_parts
 from ..results.outputs import Decoding
 from ..spec.prices import PriceBook
 from .background import Background
+from .recording import Recorder
 from .sync import CatalogSync
+
+REOPEN_AFTER_S = 10.0     # a team journal that could not be opened is tried again after this
 
 
 class Runtime:
@@ -38,13 +45,17 @@ class Runtime:
         self.clock = clock or Clock()
         self.policy, self.timeout = policy or RetryPolicy(), timeout   # for every API client
         self.settings = Settings(host.user_dir)
-        self.machine = socket.gethostname()
+        self.machine = machine_name(self.settings)
         self.owner = f"{self.machine}:{os.getpid()}:{uuid.uuid4().hex[:12]}"   # of claims and leases
         self.locks = KeyedLocks()
         self.background = Background()
         self.catalog = CatalogSync(self)                 # the catalog snapshot and its refreshes
+        self.recorder = Recorder(lambda: self.journal, self.background)   # writes made when it is back
         self._guard = threading.Lock()
-        self._journal: Journal | None = None
+        self._journal_guard = threading.Lock()           # opening a team journal may take seconds
+        self._journal: JobStore | None = None
+        self._journal_key: object = None                 # the URL (or folder) it was opened for
+        self._journal_failed: tuple | None = None        # (key, error, when) of the last failure
         self._prices: PriceBook | None = None
         self._pool: DaemonPool | None = None
         self._gates: dict[str, RateGate] = {}
@@ -52,11 +63,38 @@ class Runtime:
 
     # -- stores, opened on first use (a folder the host cannot name fails a job, not the start)
     @property
-    def journal(self) -> Journal:
-        with self._guard:
-            if self._journal is None:
-                self._journal = Journal(self.host.user_dir() / "journal.sqlite3")
-            return self._journal
+    def journal(self) -> JobStore:
+        """This machine's sqlite journal, or the team's PostgreSQL one when RUNCOMFY_JOURNAL_URL
+        is set (opened again when the setting changes).  Never a silent fall-back from one to
+        the other: a team journal that cannot be opened fails every job before its submit."""
+        try:
+            url = self.settings.journal_url()
+        except ConfigError:
+            if self._journal is not None:     # a settings file broken mid-job: keep writing the
+                return self._journal          # job's record where it was begun
+            raise
+        key = url or self.host.user_dir()
+        with self._journal_guard:
+            if self._journal is not None and self._journal_key == key:
+                return self._journal
+            failed = self._journal_failed
+            if failed and failed[0] == key and time.monotonic() - failed[2] < REOPEN_AFTER_S:
+                raise failed[1]
+            try:
+                journal = self._open_journal(url)
+            except JournalError as e:
+                self._journal_failed = (key, e, time.monotonic())
+                raise
+            old, self._journal, self._journal_key, self._journal_failed = self._journal, journal, key, None
+        if old is not None and hasattr(old, "close"):
+            old.close()
+        return journal
+
+    def _open_journal(self, url: str | None) -> JobStore:
+        member = self.settings.member()
+        if url:
+            return PostgresJournal(url, machine=self.machine, member=member)
+        return SqliteJournal(self.host.user_dir() / "journal.sqlite3", machine=self.machine, member=member)
 
     @property
     def prices(self) -> PriceBook:
@@ -108,3 +146,12 @@ class Runtime:
         s = self.settings
         return Decoding(options, s.result_memory_budget(), s.max_image_pixels(),
                         self.host.video_from_file, self.host.output_dir(), ledger)
+
+
+def machine_name(settings: Settings) -> str:
+    """RUNCOMFY_MACHINE, else the host name (a settings file that cannot be read must not stop
+    the start: the jobs then fail on it, before any submit)."""
+    try:
+        return settings.machine()
+    except ConfigError:
+        return socket.gethostname()

@@ -39,7 +39,8 @@ def job_view(rt, e: Entry, now: float) -> dict:
             "estimate": e.estimate, "billed": billed_text(e), "error": clip(e.error, 300),
             "files": [view_of(rt.host.output_dir(), Path(p)) for p in e.files if Path(p).is_file()],
             "can_cancel": e.status in CANCELLABLE and bool(e.request_id),
-            "can_load": bool(e.request_id)}
+            "can_load": bool(e.request_id), "member": e.member, "machine": e.machine,
+            "here": not e.machine or e.machine == rt.machine}
 
 
 def billed_text(e: Entry) -> str:
@@ -66,15 +67,25 @@ def view_of(base: Path, path: Path) -> dict:
 
 
 def spend(rt) -> dict:
-    charged, running = rt.journal.spend_today()
+    """Today's spend and the limits that apply: this machine's, or with a team journal the
+    team's (and the budget the team journal holds) and this member's."""
+    journal = rt.journal
+    today = journal.spend_today()
+    view = {"spent": round(today.total, 4), "charged": round(today.spent, 4),
+            "running": round(today.running, 4), "shared": journal.shared}
     try:
         limit, source = rt.settings.daily_limit()
+        member_limit, _ = rt.settings.member_limit()
         problem = ""
     except ConfigError as e:
-        limit, source, problem = None, "", str(e)
-    return {"spent": round(charged + running, 4), "charged": round(charged, 4),
-            "running": round(running, 4), "limit": limit, "limit_source": source,
-            "limit_problem": problem}
+        limit, source, member_limit, problem = None, "", None, str(e)
+    view.update(limit=limit, limit_source=source, limit_problem=problem)
+    if journal.shared:
+        limits = [v for v in (limit, today.team_limit) if v is not None]
+        view.update(team_limit=min(limits) if limits else None, team_budget=today.team_limit,
+                    member=rt.settings.member(), member_spent=round(today.member_total, 4),
+                    member_limit=member_limit, journal=journal.where)
+    return view
 
 
 # -- handlers -----------------------------------------------------------------------------------

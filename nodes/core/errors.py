@@ -71,30 +71,48 @@ class InputError(RunComfyError):
 
 
 class SpendLimitReached(RunComfyError):
-    """This job would take today's spend past the daily limit (or its price cannot be known
+    """This job would take today's spend past a daily limit (or its price cannot be known
     while a limit is set).  Raised before submitting.  Facts: today's ``spent`` (charged) and
-    ``running`` (estimates of jobs not yet priced), the job's ``estimate`` (None: unknown,
-    ``unknown_why``), the ``limit`` and ``where`` it is set, the ``jobs`` it counts (a list's
-    new jobs are checked together)."""
+    ``running`` (estimates of jobs not yet priced) as the limit counts them, the job's
+    ``estimate`` (None: unknown, ``unknown_why``), the ``limit`` and ``where`` it is set, the
+    ``jobs`` it counts (a list's new jobs are checked together).  With a team journal:
+    ``scope`` says which limit ("team": the whole team's spend, "member": this member's, named
+    ``member``), and ``other`` is the spend of the other scope (the member's for a team limit,
+    the team's for a member limit)."""
 
     def __init__(self, *, spent: float, running: float, estimate: float | None, limit: float,
-                 where: str, jobs: int = 1, unknown_why: str = ""):
+                 where: str, jobs: int = 1, unknown_why: str = "", scope: str = "",
+                 member: str = "", other: float | None = None):
         super().__init__("", billing=Billing.NOT_SENT)
         self.spent, self.running, self.estimate, self.limit = spent, running, estimate, limit
         self.where, self.jobs, self.unknown_why = where, jobs, unknown_why
+        self.scope, self.member, self.other = scope, member, other
+
+    def _names(self) -> tuple[str, str]:
+        """(whose spend, which limit) as the sentence says them."""
+        if self.scope == "team":
+            return "The team's RunComfy spend today", "the team's daily limit"
+        if self.scope == "member":
+            return f"Your RunComfy spend today (as {self.member})", "your daily limit in the team"
+        return "Today's RunComfy spend", "the daily limit"
 
     def __str__(self) -> str:
         allowed = f"${self.limit:.2f}" + (" (no paid jobs)" if self.limit == 0 else "")
         this = "this job" if self.jobs == 1 else f"the {self.jobs} new jobs of this list together"
+        whose, which = self._names()
         if self.estimate is None:
-            text = (f"A daily spend limit of {allowed} is set ({self.where}), and {this}'s price "
-                    f"cannot be estimated ({self.unknown_why}), so it was not submitted and "
+            text = (f"{which[0].upper() + which[1:]} of {allowed} is set ({self.where}), and {this}'s "
+                    f"price cannot be estimated ({self.unknown_why}), so it was not submitted and "
                     "nothing was paid. Clear the limit to run it.")
         else:
-            text = (f"Today's RunComfy spend is ${self.spent + self.running:.2f} (${self.spent:.2f} "
-                    f"charged, ${self.running:.2f} for jobs not yet priced) and {this} "
+            other = ""
+            if self.other is not None:
+                other = (f"; yours as {self.member}: ${self.other:.2f}" if self.scope == "team"
+                         else f"; the team's: ${self.other:.2f}")
+            text = (f"{whose} is ${self.spent + self.running:.2f} (${self.spent:.2f} charged, "
+                    f"${self.running:.2f} for jobs not yet priced{other}) and {this} "
                     f"{'is' if self.jobs == 1 else 'are'} ≈ ${self.estimate:.2f}, which would pass "
-                    f"the daily limit of {allowed} ({self.where}). Nothing was submitted. Raise the "
+                    f"{which} of {allowed} ({self.where}). Nothing was submitted. Raise the "
                     "limit, or wait for tomorrow (your computer's calendar day).")
         return f"Item {self.item[0]} of {self.item[1]}: {text}" if self.item else text
 

@@ -15,13 +15,16 @@ may hold is unknown, and the pack never rewrites it.
 """
 from __future__ import annotations
 
+import getpass
 import json
 import math
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .dburl import journal_url, redacted
 from .errors import ConfigError
 from .files import write_private_json
 from .process import total_memory
@@ -29,6 +32,8 @@ from .process import total_memory
 DEFAULT_BASE_URL = "https://model-api.runcomfy.net"
 TOKEN_ENV = ("RUNCOMFY_API_TOKEN", "RUNCOMFY_API_KEY")
 LIMIT_ENV = "RUNCOMFY_DAILY_LIMIT_USD"
+MEMBER_LIMIT_ENV = "RUNCOMFY_MEMBER_DAILY_LIMIT_USD"
+JOURNAL_ENV = "RUNCOMFY_JOURNAL_URL"
 MIN_TOKEN, MAX_TOKEN = 8, 1024
 GB = 1024 ** 3
 MiB = 1024 * 1024
@@ -81,6 +86,14 @@ def api_url(text: str) -> str:
     return text.rstrip("/")
 
 
+def name(text: str) -> str:
+    """A member's or a machine's name: what the team's jobs list shows."""
+    text = text.strip()
+    if not 1 <= len(text) <= 64 or not text.isprintable():
+        raise ValueError("which must be 1 to 64 printable characters")
+    return text
+
+
 def _number(text: str) -> float:
     try:
         value = float(text)
@@ -104,6 +117,7 @@ class Setting:
     label: str = ""                  # its name on the Settings page
     clear_label: str = "Default"     # the page's button that clears it
     numeric: bool = True             # the page takes it as a number (else as text)
+    redact: Callable[[str], str] | None = None   # how the page shows it (it holds a secret)
 
     @property
     def key(self) -> str:
@@ -113,6 +127,18 @@ class Setting:
         if self.default_text or self.default is None:
             return self.default_text or "none"
         return f"`{self.default}`" if isinstance(self.default, str) else f"{self.default:g}"
+
+
+def _machine() -> str:
+    return socket.gethostname() or "this machine"
+
+
+def _member() -> str:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):            # no user name (some containers)
+        user = "someone"
+    return f"{user}@{_machine()}"
 
 
 def _half_memory_gb() -> float:
@@ -141,6 +167,22 @@ SETTINGS: tuple[Setting, ...] = (
             "memory decoded results may take (one result, or all items of a list)",
             default_text="half the machine's memory"),
     Setting("RUNCOMFY_MAX_IMAGE_MP", positive, 100.0, "megapixels", "pixels of one result image"),
+    Setting(JOURNAL_ENV, journal_url, None, "address",
+            "a PostgreSQL database holding one journal and one budget for a team's ComfyUIs "
+            "(see [Teams](#teams-and-render-farms)); unset: this machine's sqlite journal",
+            shown=True, label="Team journal (PostgreSQL URL)", clear_label="This machine only",
+            numeric=False, redact=redacted, default_text="none"),
+    Setting("RUNCOMFY_MEMBER", name, _member, "name",
+            "who runs this ComfyUI's jobs, as the team's journal records and shows them", shown=True,
+            label="Your name in the team", numeric=False, default_text="user@host"),
+    Setting(MEMBER_LIMIT_ENV, dollars, None, "USD",
+            "with a team journal: refuse, before submitting, a job that would take this member's "
+            "spend today past this", shown=True, label="Your daily limit in the team (USD)",
+            clear_label="No limit"),
+    Setting("RUNCOMFY_MACHINE", name, _machine, "name",
+            "this machine's name in a team's journal (set it where host names change, e.g. in "
+            "containers); its downloads and claims are told apart by it", numeric=False,
+            default_text="the host name"),
 )
 BY_ENV = {s.env: s for s in SETTINGS}
 BY_KEY = {s.key: s for s in SETTINGS}
@@ -178,9 +220,12 @@ def env_token() -> tuple[str, str]:
     return "", ""
 
 
-def limit_place(source: str) -> str:
-    """How a refusal names where the daily limit is set."""
-    return LIMIT_ENV if source == "environment" else "Settings → RunComfy → daily limit"
+LIMIT_PAGE = {LIMIT_ENV: "daily limit", MEMBER_LIMIT_ENV: "your daily limit in the team"}
+
+
+def limit_place(source: str, env: str = LIMIT_ENV) -> str:
+    """How a refusal names where a daily limit is set."""
+    return env if source == "environment" else f"Settings → RunComfy → {LIMIT_PAGE[env]}"
 
 
 class Settings:
@@ -256,7 +301,8 @@ class Settings:
         try:
             return setting.parse(raw), source
         except ValueError as e:
-            raise ConfigError(f"{self.where_set(setting, source)} is {raw[:40]!r}, {e} "
+            shown = "set" if setting.redact else f"{raw[:40]!r}"    # a secret is never quoted
+            raise ConfigError(f"{self.where_set(setting, source)} is {shown}, {e} "
                               f"({setting.unit}). Fix or clear it; nothing was sent.") from None
 
     def value(self, env: str):
@@ -318,6 +364,22 @@ class Settings:
         value, source = self.lookup(BY_ENV[LIMIT_ENV])
         return (None, "") if value is None else (value, source)
 
+    def member_limit(self) -> tuple[float | None, str]:
+        """(this member's daily limit in a team, where it is set), as daily_limit."""
+        value, source = self.lookup(BY_ENV[MEMBER_LIMIT_ENV])
+        return (None, "") if value is None else (value, source)
+
+    def journal_url(self) -> str | None:
+        """The team journal's PostgreSQL URL (None: this machine's sqlite journal).  It holds a
+        password: never log, show or quote it (core/dburl.py names the database safely)."""
+        return self.value(JOURNAL_ENV)
+
+    def member(self) -> str:
+        return self.value("RUNCOMFY_MEMBER")
+
+    def machine(self) -> str:
+        return self.value("RUNCOMFY_MACHINE")
+
     def set_daily_limit(self, value: float | None) -> None:
         self.update(daily_limit_usd=None if value is None else float(value))
 
@@ -329,9 +391,12 @@ class Settings:
             value, source = self.lookup(setting)
         except ConfigError as e:
             value, source, problem = None, "", str(e)
+        if setting.redact is not None:
+            value = None if value is None else setting.redact(str(value))
+            saved = None if saved is None else setting.redact(str(saved))
         return {"key": setting.key, "env_var": setting.env, "label": setting.label or setting.key,
                 "unit": setting.unit, "what": setting.what, "clear_label": setting.clear_label,
-                "numeric": setting.numeric,
+                "numeric": setting.numeric, "secret": setting.redact is not None,
                 "value": value, "source": source if value is not None else "", "saved": saved,
                 "env_set": bool(os.environ.get(setting.env, "").strip()), "problem": problem}
 

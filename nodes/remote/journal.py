@@ -1,34 +1,34 @@
-"""The journal: every paid job, in sqlite, recorded *before* its submit is sent.
+"""The journal: every paid job, recorded *before* its submit is sent — what both stores share.
 
-It lives in the ComfyUI user folder (``<user>/runcomfy/journal.sqlite3``), survives
-restarts and crashes, and is shared by every ComfyUI process that uses that folder.
+Two stores keep it and answer the same methods (``JobStore``), so the job code does not know
+which one it talks to:
+  * ``SqliteJournal`` (journal_sqlite.py), the default: ``<user>/runcomfy/journal.sqlite3``,
+    shared by the ComfyUIs of one machine;
+  * ``PostgresJournal`` (journal_pg.py), chosen with RUNCOMFY_JOURNAL_URL: one journal and one
+    budget for a team's workstations or a render farm.
 
 A job row is written in three steps:
-  1. the intent (fingerprint, model, time) with status ``submitting``, taken as a claim
-     in one ``BEGIN IMMEDIATE`` transaction: of all processes and threads that run the
-     same inputs at once, exactly one gets to submit, the others wait for its job;
+  1. the intent (fingerprint, model, member, machine, time) with status ``submitting``, taken
+     as a claim in one transaction that also checks the daily limits: of all processes (and
+     machines) running the same inputs at once, exactly one submits, the others wait for its
+     job and use its result;
   2. the request id, as soon as the service answers (status ``submitted``);
-  3. the outputs, cost and downloaded files.
-A submit whose outcome is unknown (no answer, killed mid-submit) leaves the row as
-``uncertain``: the next run of the same inputs is told so instead of paying again.
-
-Rows are never deleted.  Writes are ``synchronous=FULL`` (an intent must survive a power
-cut as well as a crash).  Any sqlite failure becomes a JournalError that names the file
-and what to do; a file that is not a database any more is moved aside and replaced.
+  3. the outputs and cost; the downloaded files (per machine: files are local).
+A claim lives ``ttl_s`` seconds from the store's clock and is renewed while its holder lives
+(a heartbeat); one not renewed is dead.  A submit whose outcome is unknown (no answer, killed
+mid-submit) leaves the row ``uncertain``: the next run of the same inputs is told so instead
+of paying again.  Rows are never deleted.
 """
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol
 
 from ..core.errors import RunComfyError
-from .journal_schema import ensure_schema
 
 log = logging.getLogger("runcomfy")
 
@@ -36,18 +36,16 @@ SUBMITTING, UNCERTAIN, UNCERTAIN_TOLD, REJECTED = "submitting", "uncertain", "un
 PENDING = ("submitted", "queued", "running", "not_cancellable")
 LIVE = (SUBMITTING, UNCERTAIN, *PENDING, "completed")   # worth finding again by fingerprint
 MAY_BILL = (SUBMITTING, UNCERTAIN, UNCERTAIN_TOLD, *PENDING, "completed")
-BUSY_TIMEOUT_S = 10.0
-COLUMNS = ("id, request_id, fingerprint, model_id, status, created_at, updated_at, owner, "
-           "claim_until, outputs, files, cost, estimate, error")
 
 
 class JournalError(RunComfyError):
-    """The journal cannot be read or written.  ``before_submit``: it failed while a job was
+    """The journal cannot be read or written.  ``where``: the file, or the database as
+    ``host:port/name`` (never its password).  ``before_submit``: it failed while a job was
     being claimed (so nothing was submitted); otherwise a job it concerns may exist and be paid."""
 
-    def __init__(self, message: str, *, path: Path, reason: str, before_submit: bool):
+    def __init__(self, message: str, *, where: str, reason: str, before_submit: bool):
         super().__init__(message)
-        self.path, self.reason, self.before_submit = path, reason, before_submit
+        self.where, self.reason, self.before_submit = where, reason, before_submit
 
 
 @dataclass
@@ -59,13 +57,15 @@ class Entry:
     status: str
     created_at: float
     updated_at: float = 0.0
-    owner: str = ""
-    claim_until: float | None = None
+    owner: str = ""                 # host:pid:token of the process holding its claim or lease
+    claim_expired: bool = False     # that claim or lease was not renewed in time: its holder is gone
     outputs: dict = field(default_factory=dict)   # output kind → [url, …], in the service's order
-    files: list = field(default_factory=list)     # local paths, one per url, in url order
+    files: list = field(default_factory=list)     # this machine's local paths, one per url
     cost: float | None = None
     estimate: float | None = None
     error: str = ""
+    member: str = ""                # who ran it (RUNCOMFY_MEMBER)
+    machine: str = ""               # where it was submitted
 
     @property
     def urls(self) -> list[str]:
@@ -80,286 +80,71 @@ class Entry:
         ok = paths and len(paths) == len(self.urls) and all(p.is_file() for p in paths)
         return paths if ok else []
 
-    @classmethod
-    def from_row(cls, r) -> "Entry":
-        return cls(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]),
-                   json.loads(r[10]), r[11], r[12], r[13])
+
+def entry_of(row: dict, now: float) -> Entry:
+    """A row (by column name) as an Entry; ``now`` on the store's clock decides whether its
+    claim has expired."""
+    until = row.get("claim_until")
+    return Entry(row["id"], row["request_id"], row["fingerprint"], row["model_id"], row["status"],
+                 row["created_at"], row["updated_at"], row["owner"] or "",
+                 until is not None and now > until, json.loads(row["outputs"] or "{}"),
+                 json.loads(row["files"] or "[]"), row["cost"], row["estimate"], row["error"] or "",
+                 row.get("member") or "", row.get("machine") or "")
 
 
-class Journal:
-    """One sqlite file.  Connections are short-lived: one per transaction."""
+@dataclass(frozen=True)
+class Spend:
+    """Today's spend as a claim sees it: costs the service reported (``spent``) and the
+    estimates of jobs that may still bill (``running``), for everyone sharing the journal
+    and for this member; ``team_limit``: the budget the shared journal holds (None: none)."""
+    spent: float = 0.0
+    running: float = 0.0
+    member_spent: float = 0.0
+    member_running: float = 0.0
+    team_limit: float | None = None
+    shared: bool = False            # the journal is a team's (PostgreSQL)
 
-    busy_timeout_s = BUSY_TIMEOUT_S    # how long a write waits for another process's lock
+    @property
+    def total(self) -> float:
+        return self.spent + self.running
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._lock = threading.Lock()      # one writer at a time inside this process
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise self._error(e, "create the folder for") from None
-        with self._lock:
-            self._open()
+    @property
+    def member_total(self) -> float:
+        return self.member_spent + self.member_running
 
-    # -- opening ------------------------------------------------------------------------
-    def _open(self) -> None:
-        try:
-            self._prepare()
-        except sqlite3.DatabaseError as e:
-            if not is_corrupt(e):
-                raise self._error(e, "open") from None
-            self._move_aside(e)
-            try:
-                self._prepare()
-            except sqlite3.Error as e2:
-                raise self._error(e2, "start a new") from None
 
-    def _prepare(self) -> None:
-        """WAL mode (once per file: it cannot change inside a transaction, and changing it
-        on every connection fails with 'database is locked'), then the schema."""
-        with self._connect(immediate=True, first=self._set_wal) as db:
-            ensure_schema(db)
+Limit = Callable[[Spend], None]     # raises SpendLimitReached to refuse a claim
 
-    def _set_wal(self, db) -> None:
-        """Switching a fresh file to WAL does not wait on the busy timeout: when another
-        process or thread opens it at the same moment, try again for a while."""
-        deadline = time.monotonic() + self.busy_timeout_s
-        while db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.OperationalError as e:
-                if "locked" not in str(e) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
 
-    def _move_aside(self, why: Exception) -> None:
-        """Keep a damaged journal next to the new one (never delete it) and say so once."""
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        kept = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        n = 2
-        while kept.exists():
-            kept = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
-            n += 1
-        try:
-            for suffix in ("", "-wal", "-shm"):
-                src = Path(str(self.path) + suffix)
-                if src.exists():
-                    src.replace(Path(str(kept) + suffix))
-        except OSError as e:
-            raise self._error(e, "move aside the damaged") from None
-        log.warning("RunComfy: the journal %s was damaged (%s); kept it as %s and started a new one.",
-                    self.path, why, kept)
+class JobStore(Protocol):
+    """What the job code asks of a journal (both stores answer it)."""
+    where: str
+    shared: bool
 
-    @contextmanager
-    def _connect(self, immediate: bool = False, first=None):
-        """A connection for one transaction (committed, or rolled back on error), then closed.
-        ``first(db)`` runs before the transaction begins."""
-        db = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
-        try:
-            if first is not None:
-                first(db)
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
-
-    def _error(self, e: Exception, doing: str, before_submit: bool = True) -> JournalError:
-        folder = self.path.parent
-        reason = str(e) or type(e).__name__
-        if "locked" in reason or "busy" in reason:
-            advice = ("Another program (or another ComfyUI) holds it locked; close it or wait, "
-                      "then queue again.")
-        else:
-            advice = (f"Make sure the file and its folder {folder} are writable by you (and the "
-                      "disk is not full or read-only), then queue again.")
-        outcome = "so nothing was submitted and nothing was paid" if before_submit else \
-            "so this change of a job's record is not saved yet"
-        return JournalError(f"RunComfy could not {doing} its job journal {self.path} ({reason}), "
-                            f"{outcome}. {advice}", path=self.path, reason=reason,
-                            before_submit=before_submit)
-
-    @contextmanager
-    def _tx(self, doing: str, immediate: bool = True, before_submit: bool = False):
-        try:
-            with self._lock if immediate else _nolock(), self._connect(immediate) as db:
-                yield db
-        except sqlite3.Error as e:
-            raise self._error(e, doing, before_submit) from None
-
-    # -- claims: the intent, before the submit ---------------------------------------------
-    def claim(self, fps: list[str], model_id: str, owner: str, until: float,
-              estimate: float | None = None, limit=None) -> tuple[Entry, bool]:
-        """Atomically: the live entry for these inputs, or a new ``submitting`` row of ours.
-
-        ``fps`` are the fingerprints that mean "these inputs" (the first is written on a new
-        row; the others find rows written by earlier versions).  ``limit(spent, running)``
-        is called inside the same transaction before a new row is written, so processes
-        sharing the journal cannot pass a daily limit together; it raises to refuse.
-        Returns (entry, mine).
-        """
-        now = time.time()
-        with self._tx("record the job in", before_submit=True) as db:
-            row = self._live(db, fps)
-            if row is not None:
-                return Entry.from_row(row), False
-            if limit is not None:
-                limit(*self._spend(db, day_start(now)))
-            cur = db.execute("INSERT INTO jobs (fingerprint, model_id, status, created_at, updated_at, "
-                             "owner, claim_until, estimate) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             (fps[0], model_id, SUBMITTING, now, now, owner, until, estimate))
-            return self._by_id(db, cur.lastrowid), True
-
-    def spend_today(self) -> tuple[float, float]:
-        """(actual costs, estimates of jobs not yet priced) of jobs created today (local day)."""
-        with self._tx("read", immediate=False) as db:
-            return self._spend(db, day_start(time.time()))
-
-    @staticmethod
-    def _spend(db, since: float) -> tuple[float, float]:
-        """Costs the service reported, plus the estimates of jobs that may still bill:
-        running, unconfirmed, or completed without a reported cost.  A negative cost (never
-        written now; rows of older versions may hold one) counts as unreported."""
-        maybe = ",".join("?" * len(MAY_BILL))
-        row = db.execute(f"SELECT COALESCE(SUM(CASE WHEN cost >= 0 THEN cost ELSE 0 END), 0), "
-                         f"COALESCE(SUM(CASE WHEN (cost IS NULL OR NOT cost >= 0) AND status IN "
-                         f"({maybe}) THEN MAX(COALESCE(estimate, 0), 0) ELSE 0 END), 0) FROM jobs "
-                         "WHERE created_at >= ?", (*MAY_BILL, since)).fetchone()
-        return float(row[0]), float(row[1])
-
-    def find(self, fps: list[str]) -> Entry | None:
-        """The newest live entry (claimed, uncertain, pending or completed) for these inputs."""
-        with self._tx("read", immediate=False, before_submit=True) as db:
-            row = self._live(db, fps)
-            return Entry.from_row(row) if row else None
-
-    @staticmethod
-    def _live(db, fps: list[str]):
-        marks = ",".join("?" * len(fps))
-        states = ",".join("?" * len(LIVE))
-        return db.execute(f"SELECT {COLUMNS} FROM jobs WHERE fingerprint IN ({marks}) AND status IN "
-                          f"({states}) ORDER BY created_at DESC, id DESC LIMIT 1",
-                          (*fps, *LIVE)).fetchone()
-
-    def record_request(self, entry_id: int, request_id: str) -> None:
-        """The service answered the submit: the job exists and is paid for."""
-        with self._tx("record the request id in") as db:
-            db.execute("UPDATE jobs SET request_id = ?, status = 'submitted', owner = '', "
-                       "claim_until = NULL, updated_at = ? WHERE id = ?",
-                       (request_id, time.time(), entry_id))
-
-    def release(self, entry_id: int, error: str) -> None:
-        """The service refused the submit: no job, nothing paid; the claim ends."""
-        self._update_claim(entry_id, REJECTED, error, None)
-
-    def mark_uncertain(self, entry_id: int, error: str, owner: str | None = None) -> bool:
-        """The submit's outcome is unknown.  With ``owner``, only if that owner still holds
-        the claim (a waiting process taking over a dead one's claim).  True if changed."""
-        return self._update_claim(entry_id, UNCERTAIN, error, owner)
-
-    def acknowledge_uncertain(self, entry_id: int) -> bool:
-        """The user has been told; the next run may submit anew.  True for the one who told."""
-        with self._tx("update") as db:
-            cur = db.execute("UPDATE jobs SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
-                             (UNCERTAIN_TOLD, time.time(), entry_id, UNCERTAIN))
-            return cur.rowcount == 1
-
-    def _update_claim(self, entry_id: int, status: str, error: str, owner: str | None) -> bool:
-        sql = ("UPDATE jobs SET status = ?, error = ?, owner = '', claim_until = NULL, updated_at = ? "
-               "WHERE id = ? AND status = ?")
-        args = [status, error, time.time(), entry_id, SUBMITTING]
-        if owner is not None:
-            sql += " AND owner = ?"
-            args.append(owner)
-        with self._tx("update") as db:
-            return db.execute(sql, args).rowcount == 1
-
-    # -- after the submit ----------------------------------------------------------------
-    def add_loaded(self, request_id: str, model_id: str = "unknown/model") -> None:
-        """A request this journal never saw (RunComfy Load Result)."""
-        now = time.time()
-        with self._tx("record the request in") as db:
-            db.execute("INSERT OR IGNORE INTO jobs (request_id, fingerprint, model_id, status, "
-                       "created_at, updated_at) VALUES (?, ?, ?, 'submitted', ?, ?)",
-                       (request_id, "loaded:" + request_id, model_id, now, now))
-
-    def set_status(self, request_id: str, status: str, error: str = "", cost=None) -> None:
-        """A job's state (and, when the service said what it charged, its cost)."""
-        self._write("UPDATE jobs SET status = ?, error = ?, cost = COALESCE(?, cost), updated_at = ? "
-                    "WHERE request_id = ?", (status, error, cost, time.time(), request_id))
-
-    def record_outputs(self, request_id: str, outputs: dict, cost) -> None:
-        self._write("UPDATE jobs SET status = 'completed', outputs = ?, cost = ?, updated_at = ? "
-                    "WHERE request_id = ?", (json.dumps(outputs), cost, time.time(), request_id))
-
-    def record_files(self, request_id: str, files: list) -> None:
-        """The downloaded files (or [] to forget damaged ones); ends any download lease."""
-        self._write("UPDATE jobs SET files = ?, owner = '', claim_until = NULL, updated_at = ? "
-                    "WHERE request_id = ?", (json.dumps([str(f) for f in files]), time.time(), request_id))
-
-    # -- download leases: one process downloads a job's files, the others wait -------------
-    def lease_fetch(self, request_id: str, owner: str, until: float) -> bool:
-        """Take (or renew) the right to download this job's files; False while another
-        process holds an unexpired lease.  True when no row has this request id yet (its
-        id could not be written): no other process can be downloading it then."""
-        with self._tx("update") as db:
-            cur = db.execute("UPDATE jobs SET owner = ?, claim_until = ? WHERE request_id = ? AND "
-                             "(owner = '' OR owner = ? OR claim_until IS NULL OR claim_until < ?)",
-                             (owner, until, request_id, owner, time.time()))
-            if cur.rowcount == 1:
-                return True
-            return db.execute("SELECT 1 FROM jobs WHERE request_id = ?", (request_id,)).fetchone() is None
-
-    def end_fetch(self, request_id: str, owner: str) -> None:
-        self._write("UPDATE jobs SET owner = '', claim_until = NULL WHERE request_id = ? AND owner = ?",
-                    (request_id, owner))
-
-    def _write(self, sql: str, args: tuple) -> None:
-        with self._tx("update") as db:
-            db.execute(sql, args)
-
-    # -- reading -------------------------------------------------------------------------
-    def get(self, request_id: str) -> Entry | None:
-        rows = self._select("WHERE request_id = ?", (request_id,))
-        return rows[0] if rows else None
-
-    def get_id(self, entry_id: int) -> Entry | None:
-        rows = self._select("WHERE id = ?", (entry_id,))
-        return rows[0] if rows else None
-
-    def recent(self, limit: int = 50) -> list[Entry]:
-        return self._select("ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
-
-    def _select(self, where: str, args: tuple) -> list[Entry]:
-        with self._tx("read", immediate=False) as db:
-            rows = db.execute(f"SELECT {COLUMNS} FROM jobs {where}", args).fetchall()
-        return [Entry.from_row(r) for r in rows]
-
-    @staticmethod
-    def _by_id(db, entry_id: int) -> Entry:
-        return Entry.from_row(db.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (entry_id,)).fetchone())
+    def claim(self, fps: list[str], model_id: str, owner: str, ttl_s: float,
+              estimate: float | None = None, limit: Limit | None = None) -> tuple[Entry, bool]: ...
+    def renew_claim(self, entry_id: int, owner: str, ttl_s: float) -> bool: ...
+    def spend_today(self) -> Spend: ...
+    def find(self, fps: list[str]) -> Entry | None: ...
+    def record_request(self, entry_id: int, request_id: str) -> None: ...
+    def release(self, entry_id: int, error: str) -> None: ...
+    def mark_uncertain(self, entry_id: int, error: str, owner: str | None = None) -> bool: ...
+    def acknowledge_uncertain(self, entry_id: int) -> bool: ...
+    def add_loaded(self, request_id: str, model_id: str = "unknown/model") -> None: ...
+    def set_status(self, request_id: str, status: str, error: str = "", cost=None) -> None: ...
+    def record_outputs(self, request_id: str, outputs: dict, cost) -> None: ...
+    def record_files(self, request_id: str, files: list) -> None: ...
+    def lease_fetch(self, request_id: str, owner: str, ttl_s: float) -> bool: ...
+    def end_fetch(self, request_id: str, owner: str) -> None: ...
+    def get(self, request_id: str) -> Entry | None: ...
+    def get_id(self, entry_id: int) -> Entry | None: ...
+    def recent(self, limit: int = 50) -> list[Entry]: ...
 
 
 def day_start(now: float) -> float:
     """Midnight of the local calendar day of ``now``."""
     t = time.localtime(now)
     return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
-
-
-def is_corrupt(e: sqlite3.DatabaseError) -> bool:
-    """A file that is not (or no longer) a database, as opposed to a locked or read-only one."""
-    text = str(e).lower()
-    return type(e) is sqlite3.DatabaseError or "malformed" in text or "not a database" in text
-
-
-@contextmanager
-def _nolock():
-    yield
 
 
 def quietly(fn, *args, default=None):
@@ -371,13 +156,13 @@ def quietly(fn, *args, default=None):
         return default
 
 
-def recording_events(journal: Journal, rid: str, on_event):
-    """Job events go to ``on_event``, and each change of stage to the journal."""
+def recording_events(write, rid: str, on_event):
+    """Job events go to ``on_event``, and each change of stage to ``write(rid, stage)``."""
     last = {"stage": None}
 
     def handle(e):
         if e.stage in ("queued", "running") and e.stage != last["stage"]:
             last["stage"] = e.stage
-            quietly(journal.set_status, rid, e.stage)
+            write(rid, e.stage)
         on_event(e)
     return handle

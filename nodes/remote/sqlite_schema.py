@@ -3,15 +3,16 @@
 Version 1 (pack 0.1) kept one row per request id with ``videos`` / ``images`` columns
 and unanswered submits in a separate ``uncertain`` table.  Version 2 keeps one row per
 *intent*: a row exists before the request id is known, outputs of every kind live in
-one JSON column, and the cost and estimate sit beside them.
+one JSON column, and the cost and estimate sit beside them.  Version 3 adds who ran a job
+(``member``) and where (``machine``), as the shared PostgreSQL journal records them.
 """
 from __future__ import annotations
 
 import json
 
-VERSION = 2
+VERSION = 3
 
-V2 = """
+TABLES = """
 CREATE TABLE jobs (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     request_id  TEXT UNIQUE,                 -- NULL until the service answers the submit
@@ -26,7 +27,9 @@ CREATE TABLE jobs (
     files       TEXT NOT NULL DEFAULT '[]',  -- local paths, one per url, in url order
     cost        REAL,
     estimate    REAL,
-    error       TEXT NOT NULL DEFAULT ''
+    error       TEXT NOT NULL DEFAULT '',
+    member      TEXT NOT NULL DEFAULT '',    -- who ran it (RUNCOMFY_MEMBER)
+    machine     TEXT NOT NULL DEFAULT ''     -- where it was submitted
 );
 CREATE INDEX jobs_by_fingerprint ON jobs (fingerprint, created_at);
 CREATE INDEX jobs_by_time ON jobs (created_at);
@@ -34,8 +37,17 @@ CREATE INDEX jobs_by_time ON jobs (created_at);
 CREATE UNIQUE INDEX one_claim_per_inputs ON jobs (fingerprint) WHERE status = 'submitting';
 """
 
+V3_COLUMNS = ("member TEXT NOT NULL DEFAULT ''", "machine TEXT NOT NULL DEFAULT ''")
+
+
+def migrate_v2(db) -> None:
+    """Version 2 → 3: who ran a job, and where (empty for older rows)."""
+    for column in V3_COLUMNS:
+        db.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
+
+
 def migrate_v1(db) -> None:
-    """Version 1 → 2, row by row in Python (no reliance on sqlite's JSON functions)."""
+    """Version 1 → 3, row by row in Python (no reliance on sqlite's JSON functions)."""
     db.execute("ALTER TABLE jobs RENAME TO jobs_v1")
     db.execute("DROP INDEX IF EXISTS jobs_by_fingerprint")
     create(db)
@@ -55,7 +67,7 @@ def migrate_v1(db) -> None:
 
 
 def create(db) -> None:
-    for statement in V2.split(";"):
+    for statement in TABLES.split(";"):
         if statement.strip():
             db.execute(statement)
 
@@ -69,7 +81,9 @@ def ensure_schema(db) -> None:
         raise RuntimeError(f"journal version {version} is newer than this pack knows "
                            f"({VERSION}); update the pack")
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if "jobs" in tables:
+    if version == 2:
+        migrate_v2(db)
+    elif "jobs" in tables:
         migrate_v1(db)
     else:
         create(db)
