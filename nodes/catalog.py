@@ -11,38 +11,13 @@ folder's settings or the environment, as in ComfyUI.  The work is in app/catalog
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from .app.catalog import PACK_ROOT, add_model, list_models
-from .app.plain_host import PlainHost
+from .app.catalog import add_model, list_models
+from .app.plain_host import PlainHost, cli_user_dir
 from .app.runtime import Runtime
 from .core.errors import RunComfyError
-
-
-# -- command line ------------------------------------------------------------------------------
-def comfyui_user_dir(pack_root: Path | None = None) -> Path | None:
-    """``<ComfyUI>/user/runcomfy`` when the pack sits in ``<ComfyUI>/custom_nodes/<pack>``
-    (where ComfyUI's ``folder_paths.get_user_directory()`` is, unless started with
-    ``--user-directory``; then give ``--user-dir``)."""
-    comfy = Path(pack_root or PACK_ROOT).resolve().parent.parent
-    if (comfy / "main.py").is_file() and (comfy / "custom_nodes").is_dir():
-        return comfy / "user" / "runcomfy"
-    return None
-
-
-def cli_user_dir(given: str | None) -> Path:
-    """--user-dir, else RUNCOMFY_USER_DIR (ComfyUI honours it too), else the ComfyUI user
-    folder next to the pack, else the plain host's folder.  A --user-dir
-    that is ComfyUI's own user folder (what ComfyUI's --user-directory names: it holds
-    ``default/`` or ``runcomfy/``) means its ``runcomfy`` subfolder, where the pack reads."""
-    if given:
-        folder = Path(given).expanduser()
-        looks_like_comfyui_user = (folder / "runcomfy").is_dir() or (folder / "default").is_dir()
-        return folder / "runcomfy" if folder.name != "runcomfy" and looks_like_comfyui_user else folder
-    return PlainHost().user_dir() if os.environ.get("RUNCOMFY_USER_DIR") else \
-        comfyui_user_dir() or PlainHost().user_dir()
 
 
 def main(argv=None) -> int:

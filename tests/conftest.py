@@ -1,5 +1,7 @@
-"""Shared fixtures: a running simulator, a client for it, an isolated user folder, and the
-runtime a test runs the pack on (its own folders; nothing shared between tests)."""
+"""Shared fixtures: a running simulator, a client for it, an isolated user folder, the
+runtime a test runs the pack on (its own folders; nothing shared between tests), and a real
+PostgreSQL server with a fresh database per test."""
+import itertools
 import sys
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from nodes.comfy.registry import build_mappings  # noqa: E402
 from nodes.remote.client import RunComfyClient  # noqa: E402
 from nodes.remote.transport import RetryPolicy  # noqa: E402
 from simulator import Simulator  # noqa: E402
+from tools.postgres import TempPostgres  # noqa: E402
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, max_retry_after=0.2)
 SCALE = 20.0      # simulated seconds per real second: the simulator's jobs and the pack's waits
@@ -70,6 +73,33 @@ def env(sim, monkeypatch):
     monkeypatch.setenv("RUNCOMFY_BASE_URL", sim.base_url)
     monkeypatch.setenv("RUNCOMFY_API_TOKEN", sim.token)
     return sim
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (tools/postgres.py), started when a test first
+    needs it and removed at the end.  If it cannot start (not installed, say) the tests that
+    need it error with the reason; they are never skipped."""
+    pg = TempPostgres()
+    try:
+        yield pg.start()
+    finally:
+        pg.cleanup()
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def pg_url(postgres):
+    """A fresh, empty database of the test's own on ``postgres``, owned by the login role
+    runcomfy (no superuser: it can make its own tables there, as a studio would allow), and
+    its URL: postgresql://runcomfy:<password>@127.0.0.1:<port>/t_<n>.  Dropped afterwards
+    unless a connection to it is still open."""
+    name = f"t_{next(_databases)}"
+    postgres.start()          # a test before may have stopped it
+    yield postgres.create_database(name)
+    postgres.drop_database(name)
 
 
 def node_class(node_id: str, rt=None):

@@ -18,6 +18,7 @@ from PIL import Image
 import nodes.catalog as catalog
 from nodes.app.catalog import CatalogError, add_model, mapping_report, model_file_from_entry
 from nodes.app.pipeline import execute, run_model
+from nodes.app import plain_host
 from nodes.app.plain_host import PlainHost
 from nodes.app.status import StatusReporter as Reporter
 from nodes.comfy import generic, registry
@@ -317,17 +318,17 @@ def test_comfyui_user_folder_is_found_next_to_the_pack(tmp_path, monkeypatch):
     comfy = tmp_path / "ComfyUI"
     pack = comfy / "custom_nodes" / "comfyui-runcomfy"
     pack.mkdir(parents=True)
-    assert catalog.comfyui_user_dir(pack) is None           # no main.py: not ComfyUI
+    assert plain_host.comfyui_user_dir(pack) is None           # no main.py: not ComfyUI
     (comfy / "main.py").write_text("")
-    assert catalog.comfyui_user_dir(pack) == comfy / "user" / "runcomfy"
+    assert plain_host.comfyui_user_dir(pack) == comfy / "user" / "runcomfy"
     monkeypatch.delenv("RUNCOMFY_USER_DIR")
-    if catalog.comfyui_user_dir() is None:            # this checkout is not in a ComfyUI
-        assert catalog.cli_user_dir(None) == PlainHost().user_dir()
-    monkeypatch.setattr(catalog, "PACK_ROOT", pack)
-    assert catalog.cli_user_dir(None) == comfy / "user" / "runcomfy"
-    assert catalog.cli_user_dir(str(tmp_path / "x")) == tmp_path / "x"
+    if plain_host.comfyui_user_dir() is None:            # this checkout is not in a ComfyUI
+        assert plain_host.cli_user_dir(None) == PlainHost().user_dir()
+    monkeypatch.setattr(plain_host, "PACK_ROOT", pack)
+    assert plain_host.cli_user_dir(None) == comfy / "user" / "runcomfy"
+    assert plain_host.cli_user_dir(str(tmp_path / "x")) == tmp_path / "x"
     monkeypatch.setenv("RUNCOMFY_USER_DIR", str(tmp_path / "env"))
-    assert catalog.cli_user_dir(None) == tmp_path / "env"
+    assert plain_host.cli_user_dir(None) == tmp_path / "env"
 
 
 # -- command line ------------------------------------------------------------------------------------

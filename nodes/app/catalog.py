@@ -24,8 +24,8 @@ from ..spec.kinds import MAIN_OUTPUTS, MEDIA_KIND, OUTPUT_KINDS
 from ..spec.model import SchemaError
 from ..spec.models import pack_model_ids
 from ..spec.schema import parse_model
+from .plain_host import PACK_ROOT
 
-PACK_ROOT = Path(__file__).resolve().parents[2]
 PRICE_KEYS = ("base_price_usd", "price_unit", "pricing_note")
 
 

@@ -90,6 +90,13 @@ class Runtime:
             old.close()
         return journal
 
+    def close(self) -> None:
+        """Let go of the journal's connections (a team journal keeps a few open)."""
+        with self._journal_guard:
+            journal, self._journal, self._journal_key = self._journal, None, None
+        if journal is not None and hasattr(journal, "close"):
+            journal.close()
+
     def _open_journal(self, url: str | None) -> JobStore:
         member = self.settings.member()
         if url:

@@ -147,7 +147,8 @@ def handlers(rt, lookup) -> dict:
             for key, value in data.items():
                 await asyncio.to_thread(rt.settings.save_shown, key, value)
         except ValueError as e:
-            return refuse(400, f"{BY_KEY[key].label or key}: {data[key]!r}, {e}.")
+            given = "that value" if BY_KEY[key].redact else repr(data[key])   # a secret is never echoed
+            return refuse(400, f"{BY_KEY[key].label or key}: {given}, {e}.")
         except ConfigFileError as e:
             return refuse(409, str(e))               # never rewrite a file we cannot read
         except OSError as e:

@@ -295,6 +295,13 @@ class SqliteJournal:
     def recent(self, limit: int = 50) -> list[Entry]:
         return self._select("ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
 
+    def rows(self) -> list[dict]:
+        """Every job row as stored (column → value), oldest first: what a move to a team
+        journal copies."""
+        with self._tx("read", immediate=False) as db:
+            rows = db.execute(f"SELECT {COLUMNS} FROM jobs ORDER BY id").fetchall()
+        return [dict(zip(COLUMNS.split(", "), r)) for r in rows]
+
     def _select(self, where: str, args: tuple) -> list[Entry]:
         with self._tx("read", immediate=False) as db:
             rows = db.execute(f"SELECT {COLUMNS} FROM jobs {where}", args).fetchall()

@@ -64,7 +64,7 @@ def ensure_schema(cur) -> int:
     cur.execute("CREATE TABLE IF NOT EXISTS runcomfy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     cur.execute("SELECT value FROM runcomfy_meta WHERE key = 'schema_version'")
     row = cur.fetchone()
-    found = int(row[0]) if row else 0
+    found = int(row["value"]) if row else 0
     if found > VERSION:
         raise NewerSchema(found)
     if found == VERSION:
