@@ -408,3 +408,11 @@ def test_the_settings_route_never_echoes_the_journal_password(rt, pg_url):
         ("POST", "/runcomfy/settings", {"headers": SAME, "json": {"journal_url": pg_url}}))
     assert c1 == 400 and "PostgreSQL address" in refused["error"] and password not in t1
     assert c2 == 200 and password not in t2 and rt.settings.journal_url() == pg_url
+
+
+def test_the_connection_asks_for_tls_when_the_url_does(pg_url):
+    """The test server has no certificate: a URL that requires TLS is refused, not sent in clear."""
+    with pytest.raises(JournalError, match="SSL") as refused:
+        PostgresJournal(pg_url + "?sslmode=require", machine="m1", member="x")
+    assert psycopg.conninfo.conninfo_to_dict(pg_url)["password"] not in str(refused.value)
+    PostgresJournal(pg_url + "?sslmode=disable", machine="m1", member="x").close()
