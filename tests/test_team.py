@@ -416,3 +416,12 @@ def test_the_connection_asks_for_tls_when_the_url_does(pg_url):
         PostgresJournal(pg_url + "?sslmode=require", machine="m1", member="x")
     assert psycopg.conninfo.conninfo_to_dict(pg_url)["password"] not in str(refused.value)
     PostgresJournal(pg_url + "?sslmode=disable", machine="m1", member="x").close()
+
+
+def test_a_new_member_name_counts_from_the_next_job(team, env):
+    one = team("m1", member="ana")
+    run(one, seed=1)
+    one.settings.update(member="bob")                            # saved in Settings → RunComfy
+    run(one, seed=2)
+    assert [e.member for e in one.journal.recent()] == ["bob", "ana"]
+    assert one.journal.spend_today().member_total == pytest.approx(0.25)

@@ -88,7 +88,8 @@ function settingRow(view, refresh) {
   const row = el("div", {}, "display:flex;flex-direction:column;align-items:flex-end;gap:4px");
   const state = el("span", {}, "opacity:0.8;font-size:0.9em");
   const controls = el("div", {}, "display:flex;gap:6px;align-items:center");
-  const input = el("input", { type: view.numeric ? "number" : "text", placeholder: view.unit,
+  const input = el("input", { type: view.numeric ? "number" : view.secret ? "password" : "text",
+                              placeholder: view.unit, autocomplete: "off",
                               className: "p-inputtext p-component", title: view.what },
                    view.numeric ? "width:8rem" : "width:16rem");
   if (view.numeric) Object.assign(input, { min: "0", step: "0.5" });
@@ -96,9 +97,12 @@ function settingRow(view, refresh) {
   const clear = el("button", { type: "button", textContent: view.clear_label || "Default",
                                className: "p-button p-component p-button-sm p-button-secondary" });
   const where = view.source === "environment" ? ` (from ${view.env_var}, which wins)` : "";
+  // a number's unit follows it ("5 USD"); for a text ("ana", a URL, "never") the unit only
+  // names what to type (the placeholder): not "ana name"
+  const unit = typeof view.value === "number" && view.unit ? ` ${view.unit}` : "";
   state.textContent = view.problem
     || (view.value == null ? `${view.label}: ${view.clear_label || "default"}`
-                           : `${view.label}: ${view.value} ${view.unit}${where}`);
+                           : `${view.label}: ${view.value}${unit}${where}`);
   const send = async (value) => {
     try { refresh(await postJSON("/runcomfy/settings", { [view.key]: value })); }
     catch (e) { state.textContent = e.message; }
@@ -155,14 +159,15 @@ function loadIntoWorkflow(app, requestId) {
   return node;
 }
 
-function jobRow(app, job, refresh) {
+function jobRow(app, job, refresh, shared) {
   const row = el("div", { className: "runcomfy-job" },
     "border-bottom:1px solid var(--border-color,#444);padding:6px 4px;display:flex;flex-direction:column;gap:3px");
   const head = el("div", {}, "display:flex;justify-content:space-between;gap:6px");
   head.append(el("span", { textContent: job.model_id, title: job.model_id },
                  "font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap"),
               el("span", { className: "runcomfy-status", textContent: job.status }, "opacity:0.85"));
-  const info = el("div", { textContent: `${age(job.age_s)} ago · ${job.billed}${job.request_id ? " · " + job.request_id.slice(0, 8) : ""}` },
+  const who = shared && job.member ? ` · ${job.member}${job.here ? "" : " on " + job.machine}` : "";
+  const info = el("div", { textContent: `${age(job.age_s)} ago · ${job.billed}${job.request_id ? " · " + job.request_id.slice(0, 8) : ""}${who}` },
                   "font-size:0.85em;opacity:0.8");
   const actions = el("div", {}, "display:flex;gap:4px;flex-wrap:wrap");
   const button = (label, fn) => {
@@ -189,6 +194,19 @@ function jobRow(app, job, refresh) {
   return row;
 }
 
+// Today's spend: this machine's, or with a team journal the team's and this member's, each
+// beside the limit that applies to it.
+function todayLine(t) {
+  const usd = (v) => `$${v.toFixed(2)}`;
+  const running = t.running ? ` · ${usd(t.running)} still running` : "";
+  if (!t.shared) {
+    return `Today: ${usd(t.spent)} (${t.limit == null ? "no limit" : "limit " + usd(t.limit)})${running}`;
+  }
+  const team = t.team_limit == null ? "no team limit" : `team limit ${usd(t.team_limit)}`;
+  const mine = t.member_limit == null ? "" : ` of ${usd(t.member_limit)}`;
+  return `Team today: ${usd(t.spent)} (${team}) · ${t.member}: ${usd(t.member_spent)}${mine}${running}`;
+}
+
 function renderJobs(app, root) {
   root.innerHTML = "";
   const top = el("div", { className: "runcomfy-today" }, "padding:6px 4px;font-weight:600");
@@ -198,10 +216,8 @@ function renderJobs(app, root) {
   const refresh = async () => {
     try {
       const data = await getJSON("/runcomfy/jobs?limit=50");
-      const t = data.today;
-      const limit = t.limit == null ? "no limit" : `limit $${t.limit.toFixed(2)}`;
-      top.textContent = `Today: $${t.spent.toFixed(2)} (${limit})` + (t.running ? ` · $${t.running.toFixed(2)} still running` : "");
-      list.replaceChildren(...data.jobs.map((j) => jobRow(app, j, refresh)));
+      top.textContent = todayLine(data.today);
+      list.replaceChildren(...data.jobs.map((j) => jobRow(app, j, refresh, data.today.shared)));
       if (!data.jobs.length) list.append(el("div", { textContent: "No jobs yet." }, "opacity:0.7;padding:6px 4px"));
     } catch (e) {
       top.textContent = `Could not load the jobs: ${e.message}`;
