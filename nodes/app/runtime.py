@@ -32,6 +32,7 @@ from ..results.files import output_folder, sweep_parts
 from ..results.outputs import Decoding
 from ..spec.prices import PriceBook
 from .background import Background
+from .progress import Progress
 from .recording import Recorder
 from .sync import CatalogSync
 
@@ -51,12 +52,14 @@ class Runtime:
         self.background = Background()
         self.catalog = CatalogSync(self)                 # the catalog snapshot and its refreshes
         self.recorder = Recorder(lambda: self.journal, self.background)   # writes made when it is back
+        self.progress = Progress()                       # this process's running jobs, for the panel
         self._guard = threading.Lock()
         self._journal_guard = threading.Lock()           # opening a team journal may take seconds
         self._journal: JobStore | None = None
         self._journal_key: object = None                 # the URL (or folder) it was opened for
         self._journal_failed: tuple | None = None        # (key, error, when) of the last failure
         self._prices: PriceBook | None = None
+        self._thumbs = None
         self._pool: DaemonPool | None = None
         self._gates: dict[str, RateGate] = {}
         self._swept = False
@@ -73,7 +76,7 @@ class Runtime:
             if self._journal is not None:     # a settings file broken mid-job: keep writing the
                 return self._journal          # job's record where it was begun
             raise
-        key = url or self.host.user_dir()
+        key = (url or str(self.host.user_dir()), self.settings.member())   # a new name: reopened
         with self._journal_guard:
             if self._journal is not None and self._journal_key == key:
                 return self._journal
@@ -102,6 +105,15 @@ class Runtime:
         if url:
             return PostgresJournal(url, machine=self.machine, member=member)
         return SqliteJournal(self.host.user_dir() / "journal.sqlite3", machine=self.machine, member=member)
+
+    @property
+    def thumbs(self):
+        """The jobs panel's thumbnails, beside the journal (made from files on disk only)."""
+        from ..results.thumbs import ThumbFolder     # deferred: PyAV and PIL load on first use
+        with self._guard:
+            if self._thumbs is None:
+                self._thumbs = ThumbFolder(self.host.user_dir() / "thumbs")
+            return self._thumbs
 
     @property
     def prices(self) -> PriceBook:

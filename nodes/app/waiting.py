@@ -19,7 +19,7 @@ def wait(rt, client, entry: Entry, reporter, should_cancel, *, cancel_on_interru
     rid, record = entry.request_id, rt.recorder.write
     runner = JobRunner(client, on_event=recording_events(
                            lambda r, stage: record(f"request {r} {stage}", "set_status", r, stage),
-                           rid, reporter.event),
+                           rid, lambda e: (rt.progress.note(e), reporter.event(e))),
                        should_cancel=should_cancel, run_timeout_s=rt.settings.run_timeout_s(),
                        queue_timeout_s=rt.settings.queue_timeout_s(), clock=rt.clock.monotonic,
                        sleep=rt.clock.sleep)

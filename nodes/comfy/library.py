@@ -26,6 +26,7 @@ class NodeLibrary:
         self.fixed, self.fixed_names = dict(fixed), dict(names)     # model files and tools
         self.taken = {c.MODEL_ID for c in fixed.values() if hasattr(c, "MODEL_ID")}
         self.catalog: dict = {}
+        self._names: dict = {}                  # model id → its node's display name
         self._lock = threading.Lock()
 
     def mappings(self) -> tuple[dict, dict]:
@@ -33,12 +34,18 @@ class NodeLibrary:
         with self._lock:
             self.catalog = catalog_classes(self.rt, self.rt.catalog.snapshot(), self.taken, self.ids())
             classes = {**self.fixed, **self.catalog}
+            self._names = names_of(classes)
         return classes, {**self.fixed_names, **{n: c.DISPLAY_NAME for n, c in self.catalog.items()}}
 
     def get(self, node_id: str):
         """The pack's class of a node type, as ComfyUI has it now (None: not the pack's)."""
         with self._lock:
             return self.catalog.get(node_id) or self.fixed.get(node_id)
+
+    def display_name(self, model_id: str) -> str | None:
+        """The display name of the node of ``model_id`` (None: no node here has it)."""
+        with self._lock:
+            return self._names.get(model_id)
 
     def ids(self) -> set:
         """Node ids the catalog's nodes may not take: the fixed ones, and ComfyUI's and other
@@ -55,9 +62,20 @@ class NodeLibrary:
             fresh = catalog_classes(self.rt, snapshot, self.taken, self.ids())
             updates = {n: c for n, c in fresh.items() if n not in self.catalog or c.MODEL_ID in touched}
             self.catalog.update(updates)
+            self._names = names_of({**self.fixed, **self.catalog})
             like = next(iter(self.fixed.values()), None)
         if updates:
             register_nodes(updates, {n: c.DISPLAY_NAME for n, c in updates.items()}, like)
         send_event(EVENT, {"models": len(snapshot.models), "new": len(change.added),
                            "removed": len(change.removed), "changed": len(change.changed)})
         log.info("RunComfy: %d node(s) added or updated from the catalog", len(updates))
+
+
+def names_of(classes: dict) -> dict:
+    """model id → display name of the model nodes among ``classes`` (a model file's node wins)."""
+    names = {}
+    for cls in classes.values():
+        model_id = getattr(cls, "MODEL_ID", None)
+        if model_id and model_id not in names:
+            names[model_id] = cls.DISPLAY_NAME
+    return names

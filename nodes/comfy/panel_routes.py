@@ -1,123 +1,38 @@
 """The routes behind the web extension's money features (same-origin only, see guard.py):
 
-  GET  /runcomfy/jobs             recent journal entries and today's spend (the sidebar tab)
-  POST /runcomfy/jobs/cancel      cancel a queued job ({"request_id"})
   POST /runcomfy/estimate         a node's price from its widgets ({"node_type", "widgets"})
+  POST /runcomfy/estimate_queue   the price of a whole Queue (app/queue_price.py):
+                                  {"batch": n, "nodes": [{"node", "type", "title", "widgets",
+                                  "items": n | null, "linked": bool, "fixed": bool}, …]}
   GET  /runcomfy/settings         the settings the Settings page shows (core/settings.py)
   POST /runcomfy/settings         set or clear them ({"daily_limit_usd": 5 | null, …})
 
-No answer ever carries the token; every one is JSON with ``Cache-Control: no-store``.
+The jobs panel's routes are in jobs_routes.py (registered with these).  No answer ever
+carries the token; every one is JSON with ``Cache-Control: no-store``.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from pathlib import Path
-from urllib.parse import urlencode
 
 from aiohttp import web
 
+from ..app.queue_price import node_estimate, node_price, total_of
 from ..core.errors import ConfigError, RunComfyError, clip
 from ..core.settings import BY_ENV, BY_KEY, LIMIT_ENV, SETTINGS, ConfigFileError
-from ..remote.client import usable_request_id
-from ..remote.journal import PENDING, Entry
-from ..spec.estimate import estimate
-from ..spec.model import NOT_SET
+from . import jobs_routes
 from .guard import json_body, refuse, reply, same_origin
 
 log = logging.getLogger("runcomfy")
-JOBS, CANCEL, ESTIMATE, SETTINGS_ROUTE = ("/runcomfy/jobs", "/runcomfy/jobs/cancel",
-                                          "/runcomfy/estimate", "/runcomfy/settings")
-CANCELLABLE = ("submitted", "queued")
-
-
-# -- what the panel shows ---------------------------------------------------------------------
-def job_view(rt, e: Entry, now: float) -> dict:
-    return {"request_id": e.request_id or "", "model_id": e.model_id, "status": e.status,
-            "created_at": e.created_at, "age_s": max(0.0, now - e.created_at), "cost": e.cost,
-            "estimate": e.estimate, "billed": billed_text(e), "error": clip(e.error, 300),
-            "files": [view_of(rt.host.output_dir(), Path(p)) for p in e.files if Path(p).is_file()],
-            "can_cancel": e.status in CANCELLABLE and bool(e.request_id),
-            "can_load": bool(e.request_id), "member": e.member, "machine": e.machine,
-            "here": not e.machine or e.machine == rt.machine}
-
-
-def billed_text(e: Entry) -> str:
-    if e.cost is not None:
-        return "not billed" if e.cost == 0 else f"${e.cost:.2f}"
-    if e.status in ("rejected", "cancelled"):
-        return "not billed"
-    if e.status in ("uncertain", "uncertain_told"):
-        return "unknown: may be billed"
-    if e.status in (*PENDING, "submitting"):
-        return f"≈ ${e.estimate:.2f} (running)" if e.estimate is not None else "running"
-    return "billed, cost not reported" if e.status == "completed" else "unknown"
-
-
-def view_of(base: Path, path: Path) -> dict:
-    """A saved file as ComfyUI's /view serves it (only files inside the output folder ``base``)."""
-    try:
-        sub = str(path.parent.relative_to(base))
-    except ValueError:
-        return {"filename": path.name, "subfolder": "", "type": "", "url": ""}
-    sub = "" if sub == "." else sub
-    return {"filename": path.name, "subfolder": sub, "type": "output",
-            "url": "/view?" + urlencode({"filename": path.name, "subfolder": sub, "type": "output"})}
-
-
-def spend(rt) -> dict:
-    """Today's spend and the limits that apply: this machine's, or with a team journal the
-    team's (and the budget the team journal holds) and this member's."""
-    journal = rt.journal
-    today = journal.spend_today()
-    view = {"spent": round(today.total, 4), "charged": round(today.spent, 4),
-            "running": round(today.running, 4), "shared": journal.shared}
-    try:
-        limit, source = rt.settings.daily_limit()
-        member_limit, _ = rt.settings.member_limit()
-        problem = ""
-    except ConfigError as e:
-        limit, source, member_limit, problem = None, "", None, str(e)
-    view.update(limit=limit, limit_source=source, limit_problem=problem)
-    if journal.shared:
-        limits = [v for v in (limit, today.team_limit) if v is not None]
-        view.update(team_limit=min(limits) if limits else None, team_budget=today.team_limit,
-                    member=rt.settings.member(), member_spent=round(today.member_total, 4),
-                    member_limit=member_limit, journal=journal.where)
-    return view
+ESTIMATE, QUEUE_ESTIMATE, SETTINGS_ROUTE = ("/runcomfy/estimate", "/runcomfy/estimate_queue",
+                                            "/runcomfy/settings")
+MAX_NODES, MAX_BATCH, MAX_ITEMS = 500, 10_000, 100_000
 
 
 # -- handlers -----------------------------------------------------------------------------------
 def handlers(rt, lookup) -> dict:
     """The routes' handlers, each bound to the runtime ``rt``: (method, path) → handler.
     ``lookup(node type)``: the pack's node class of that type, or None."""
-
-    @same_origin
-    async def get_jobs(request: web.Request) -> web.Response:
-        try:
-            limit = max(1, min(200, int(request.query.get("limit", "50"))))
-        except ValueError:
-            limit = 50
-        now = time.time()
-        try:
-            entries = await asyncio.to_thread(lambda: rt.journal.recent(limit))
-            today = await asyncio.to_thread(spend, rt)
-        except RunComfyError as e:
-            return refuse(500, clip(e, 400))
-        return reply({"today": today, "jobs": [job_view(rt, e, now) for e in entries]})
-
-    @same_origin
-    @json_body
-    async def post_cancel(request: web.Request, data) -> web.Response:
-        rid = data.get("request_id") if isinstance(data, dict) else None
-        if not usable_request_id(rid):
-            return refuse(400, 'Send JSON like {"request_id": "..."}.')
-        try:
-            outcome = await asyncio.to_thread(cancel, rt, rid)
-        except RunComfyError as e:
-            return refuse(502, clip(e, 400))
-        return reply({"request_id": rid, "outcome": outcome})
 
     @same_origin
     @json_body
@@ -131,6 +46,18 @@ def handlers(rt, lookup) -> dict:
         price = rt.prices.get(spec)
         est = node_estimate(spec, data.get("widgets") or {}, price)
         return reply({"text": est.text, "usd": est.usd, "detail": est.detail, "price": price.label()})
+
+    @same_origin
+    @json_body
+    async def post_queue_estimate(request: web.Request, data) -> web.Response:
+        nodes = data.get("nodes") if isinstance(data, dict) else None
+        if not isinstance(nodes, list) or len(nodes) > MAX_NODES:
+            return refuse(400, 'Send JSON like {"batch": 1, "nodes": [{"node": "3", "type": "...", '
+                               '"widgets": {...}, "items": 1, "linked": false, "fixed": true}]}.')
+        try:
+            return reply(await asyncio.to_thread(queue_estimate, rt, lookup, nodes, data.get("batch")))
+        except RunComfyError as e:
+            return refuse(500, clip(e, 400))
 
     @same_origin
     async def get_settings(request: web.Request) -> web.Response:
@@ -155,36 +82,39 @@ def handlers(rt, lookup) -> dict:
             return refuse(500, f"Could not write {rt.settings.config_path}: {e.strerror or e}")
         return reply(settings_view(rt))
 
-    return {("GET", JOBS): get_jobs, ("POST", CANCEL): post_cancel, ("POST", ESTIMATE): post_estimate,
+    return {("POST", ESTIMATE): post_estimate, ("POST", QUEUE_ESTIMATE): post_queue_estimate,
             ("GET", SETTINGS_ROUTE): get_settings, ("POST", SETTINGS_ROUTE): post_settings}
 
 
-def cancel(rt, request_id: str) -> str:
-    journal = rt.journal
-    entry = journal.get(request_id)
-    if entry is None or entry.status not in CANCELLABLE:
-        raise RunComfyError("Only a job that is still queued can be cancelled (a running one is "
-                            "billed and runs on).")
-    outcome = str(rt.client().cancel(request_id).get("outcome") or "").lower()
-    if outcome == "cancelled":
-        journal.set_status(request_id, "cancelled", "Cancelled from the RunComfy panel", 0.0)
-    elif outcome == "not_cancellable":
-        journal.set_status(request_id, "not_cancellable")
-    return outcome or "unknown"
+def queue_estimate(rt, lookup, nodes: list, batch) -> dict:
+    """The whole Queue's price, today's spend and the threshold to ask at."""
+    batch = count(batch, 1, MAX_BATCH) or 1
+    parts = []
+    for n in nodes:
+        if not isinstance(n, dict) or not isinstance(n.get("widgets", {}), dict):
+            continue
+        cls = lookup(str(n.get("type")))
+        if not hasattr(cls, "MODEL_ID"):
+            continue                              # not a model node: it never pays
+        items = None if n.get("items") is None else count(n.get("items"), 1, MAX_ITEMS)
+        parts.append(node_price(rt, str(n.get("node", "")), str(n.get("title") or cls.DISPLAY_NAME),
+                                cls.SPEC, n.get("widgets") or {}, items=items,
+                                linked=bool(n.get("linked")), fixed=bool(n.get("fixed")), batch=batch))
+    try:
+        threshold, problem = rt.settings.confirm_above(), ""
+    except ConfigError as e:
+        threshold, problem = 0.0, str(e)         # a setting that cannot be read: always ask
+    return {**total_of(parts), "batch": batch, "today": jobs_routes.spend(rt),
+            "confirm_above": threshold, "confirm_problem": problem}
 
 
-def node_estimate(spec, widgets: dict, price):
-    """The estimate from raw widget values (by widget name), as the page has them."""
-    wire = {}
-    for f in spec.fields:
-        if f.name in widgets:
-            value = widgets[f.name]
-            if value == NOT_SET:               # sends nothing: the estimate knows nothing of it
-                continue
-            if f.choices:                      # a combo's text → the schema's typed choice
-                value = next((c for c in f.choices if str(c) == str(value)), value)
-            wire[f.key] = value
-    return estimate(spec, wire, price)
+def count(value, lo: int, hi: int) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return max(lo, min(hi, int(value)))
+    except (TypeError, ValueError):
+        return None
 
 
 def settings_view(rt) -> dict:
@@ -197,10 +127,12 @@ def settings_view(rt) -> dict:
             "problem": limit["problem"]}
 
 
-def register(routes, lookup, rt) -> None:
-    """Add the panel's routes to ComfyUI's RouteTableDef (served also under /api).
-    ``lookup(node type)`` finds the pack's node class (a dict's ``get``, or the library's)."""
-    if any(getattr(r, "path", None) == JOBS for r in routes):
+def register(routes, lookup, rt, name_of=None) -> None:
+    """Add the panel's routes, and the jobs panel's, to ComfyUI's RouteTableDef (served also
+    under /api).  ``lookup(node type)`` finds the pack's node class (a dict's ``get``, or the
+    library's); ``name_of(model id)`` a model's display name (None: the model id is shown)."""
+    if any(getattr(r, "path", None) == ESTIMATE for r in routes):
         return
     for (method, path), handler in handlers(rt, lookup).items():
         routes.route(method, path)(handler)
+    jobs_routes.register(routes, rt, name_of or (lambda model_id: None))

@@ -16,8 +16,9 @@ def write_private_json(path: Path, data) -> None:
     write_atomic(path, json.dumps(data, indent=2), mode=0o600)
 
 
-def write_atomic(path: Path, text: str, *, mode: int = 0o666) -> None:
-    """Replace ``path`` with ``text`` (UTF-8) at once, through a temporary file created new.
+def write_atomic(path: Path, text: str | bytes, *, mode: int = 0o666) -> None:
+    """Replace ``path`` with ``text`` (UTF-8; bytes as they are) at once, through a temporary
+    file created new.
 
     The temporary file gets a random name and is opened with O_EXCL and O_NOFOLLOW, so a
     file or symlink planted at a predictable temp path is never followed or reused; its
@@ -27,8 +28,9 @@ def write_atomic(path: Path, text: str, *, mode: int = 0o666) -> None:
     path = Path(path)
     fd, tmp = _new_temp_file(path, mode)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -33,6 +33,7 @@ DEFAULT_BASE_URL = "https://model-api.runcomfy.net"
 TOKEN_ENV = ("RUNCOMFY_API_TOKEN", "RUNCOMFY_API_KEY")
 LIMIT_ENV = "RUNCOMFY_DAILY_LIMIT_USD"
 MEMBER_LIMIT_ENV = "RUNCOMFY_MEMBER_DAILY_LIMIT_USD"
+CONFIRM_ENV = "RUNCOMFY_CONFIRM_ABOVE_USD"
 JOURNAL_ENV = "RUNCOMFY_JOURNAL_URL"
 MIN_TOKEN, MAX_TOKEN = 8, 1024
 GB = 1024 ** 3
@@ -71,6 +72,16 @@ def dollars(text: str) -> float:
     if value < 0:
         raise ValueError("which must be 0 (no paid jobs) or more")
     return value
+
+
+def threshold(text: str) -> float | str:
+    """An amount in USD, or "never"."""
+    if text.strip().lower() in ("never", "off", "none", "no"):
+        return "never"
+    try:
+        return dollars(text)
+    except ValueError:
+        raise ValueError("not an amount of US dollars (e.g. 5), or never") from None
 
 
 def job_count(text: str) -> int:
@@ -151,6 +162,11 @@ SETTINGS: tuple[Setting, ...] = (
             "refuse, before submitting, a job that would take today's spend past this; 0 means no "
             "paid jobs at all (reused results still load)", shown=True,
             label="Daily spend limit (USD)", clear_label="No limit"),
+    Setting(CONFIRM_ENV, threshold, 5.0, "USD",
+            "before a Queue whose RunComfy jobs together are estimated at this or more, ask (the "
+            "total, the nodes it comes from, today's spend); 0 asks before every paid Queue, "
+            "`never` never asks", shown=True, label="Ask before a Queue costing at least (USD)",
+            clear_label="Default ($5)", numeric=False),
     Setting("RUNCOMFY_MAX_CONCURRENT_JOBS", job_count, 16, "jobs",
             "jobs one ComfyUI runs at once (list items, several nodes): 1 to 256"),
     Setting("RUNCOMFY_BASE_URL", api_url, DEFAULT_BASE_URL, "address", "the API", numeric=False),
@@ -169,7 +185,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RUNCOMFY_MAX_IMAGE_MP", positive, 100.0, "megapixels", "pixels of one result image"),
     Setting(JOURNAL_ENV, journal_url, None, "address",
             "a PostgreSQL database holding one journal and one budget for a team's ComfyUIs "
-            "(see [Teams](#teams-and-render-farms)); unset: this machine's sqlite journal",
+            "(see Teams and render farms in the README); unset: this machine's sqlite journal",
             shown=True, label="Team journal (PostgreSQL URL)", clear_label="This machine only",
             numeric=False, redact=redacted, default_text="none"),
     Setting("RUNCOMFY_MEMBER", name, _member, "name",
@@ -368,6 +384,11 @@ class Settings:
         """(this member's daily limit in a team, where it is set), as daily_limit."""
         value, source = self.lookup(BY_ENV[MEMBER_LIMIT_ENV])
         return (None, "") if value is None else (value, source)
+
+    def confirm_above(self) -> float | None:
+        """Ask before a Queue estimated at this many USD or more (None: never ask)."""
+        value = self.value(CONFIRM_ENV)
+        return None if value == "never" else value
 
     def journal_url(self) -> str | None:
         """The team journal's PostgreSQL URL (None: this machine's sqlite journal).  It holds a

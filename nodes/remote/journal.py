@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -139,12 +140,43 @@ class JobStore(Protocol):
     def get(self, request_id: str) -> Entry | None: ...
     def get_id(self, entry_id: int) -> Entry | None: ...
     def recent(self, limit: int = 50) -> list[Entry]: ...
+    def page(self, limit: int, before: int | None = None, model: str | None = None,
+             status: str | None = None) -> list[Entry]: ...
+    def facets(self) -> dict: ...
+    def spend_rows(self, since: float) -> list[tuple]: ...
 
 
 def day_start(now: float) -> float:
     """Midnight of the local calendar day of ``now``."""
     t = time.localtime(now)
     return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
+
+
+def spend_parts(cost, estimate, status) -> tuple[float, float]:
+    """One job's (charged, running) as the daily limit counts them (the stores' SQL says the
+    same): the cost the service reported, else its estimate while it may still bill."""
+    if cost is not None and cost >= 0:
+        return float(cost), 0.0
+    if status in MAY_BILL:
+        return 0.0, max(float(estimate or 0.0), 0.0)
+    return 0.0, 0.0
+
+
+def daily_spend(rows, days: int, now: float) -> list[dict]:
+    """Spend per local calendar day, oldest first, for the ``days`` days up to today's;
+    ``rows``: (created_at, cost, estimate, status) of jobs created since the first day."""
+    starts = [day_start(now)]
+    for _ in range(days - 1):
+        starts.insert(0, day_start(starts[0] - 3600))     # the day before (DST-proof)
+    totals = [[0.0, 0.0] for _ in starts]
+    for created_at, cost, estimate, status in rows:
+        day = bisect_right(starts, created_at) - 1
+        if day >= 0:
+            charged, running = spend_parts(cost, estimate, status)
+            totals[day][0] += charged
+            totals[day][1] += running
+    return [{"day": start, "spent": round(c + r, 4), "charged": round(c, 4), "running": round(r, 4)}
+            for start, (c, r) in zip(starts, totals)]
 
 
 def quietly(fn, *args, default=None):

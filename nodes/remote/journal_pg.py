@@ -307,6 +307,29 @@ class PostgresJournal:
     def recent(self, limit: int = 50) -> list[Entry]:
         return self._select("ORDER BY j.created_at DESC, j.id DESC LIMIT %(limit)s", limit=limit)
 
+    def page(self, limit: int, before: int | None = None, model: str | None = None,
+             status: str | None = None) -> list[Entry]:
+        """As SqliteJournal.page, for the whole team."""
+        where = [clause for clause, value in (("j.id < %(before)s", before), ("j.model_id = %(model)s", model),
+                                              ("j.status = %(status)s", status)) if value is not None]
+        tail = ("WHERE " + " AND ".join(where) if where else "") + " ORDER BY j.id DESC LIMIT %(limit)s"
+        return self._select(tail, before=before, model=model, status=status, limit=limit)
+
+    def facets(self) -> dict:
+        def work(cur):
+            cur.execute("SELECT model_id, COUNT(*) AS n FROM runcomfy_jobs GROUP BY model_id")
+            models = {r["model_id"]: r["n"] for r in cur.fetchall()}
+            cur.execute("SELECT status, COUNT(*) AS n FROM runcomfy_jobs GROUP BY status")
+            return {"models": models, "statuses": {r["status"]: r["n"] for r in cur.fetchall()}}
+        return self._run("read", work)
+
+    def spend_rows(self, since: float) -> list[tuple]:
+        def work(cur):
+            cur.execute("SELECT created_at, cost, estimate, status FROM runcomfy_jobs WHERE created_at >= %s",
+                        (since,))
+            return [(r["created_at"], r["cost"], r["estimate"], r["status"]) for r in cur.fetchall()]
+        return self._run("read", work)
+
     def _select(self, tail: str, **args) -> list[Entry]:
         def work(cur):
             cur.execute(SELECT + tail, {"machine": self.machine, **args})

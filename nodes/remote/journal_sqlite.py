@@ -295,6 +295,31 @@ class SqliteJournal:
     def recent(self, limit: int = 50) -> list[Entry]:
         return self._select("ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
 
+    def page(self, limit: int, before: int | None = None, model: str | None = None,
+             status: str | None = None) -> list[Entry]:
+        """Newest first, ``limit`` jobs older than the job ``before`` (an id), of one model
+        and one status when given: the jobs panel's pages."""
+        where, args = [], []
+        for clause, value in (("id < ?", before), ("model_id = ?", model), ("status = ?", status)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        tail = ("WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+        return self._select(tail, (*args, limit))
+
+    def facets(self) -> dict:
+        """{"models": {model id: jobs}, "statuses": {status: jobs}}: what the panel filters by."""
+        with self._tx("read", immediate=False) as db:
+            models = dict(db.execute("SELECT model_id, COUNT(*) FROM jobs GROUP BY model_id").fetchall())
+            statuses = dict(db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall())
+        return {"models": models, "statuses": statuses}
+
+    def spend_rows(self, since: float) -> list[tuple]:
+        """(created_at, cost, estimate, status) of the jobs created since ``since``."""
+        with self._tx("read", immediate=False) as db:
+            return db.execute("SELECT created_at, cost, estimate, status FROM jobs WHERE created_at >= ?",
+                              (since,)).fetchall()
+
     def rows(self) -> list[dict]:
         """Every job row as stored (column → value), oldest first: what a move to a team
         journal copies."""

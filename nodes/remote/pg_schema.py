@@ -36,6 +36,7 @@ CREATE TABLE runcomfy_jobs (
 );
 CREATE INDEX runcomfy_jobs_by_fingerprint ON runcomfy_jobs (fingerprint, created_at);
 CREATE INDEX runcomfy_jobs_by_time ON runcomfy_jobs (created_at);
+CREATE INDEX runcomfy_jobs_by_model ON runcomfy_jobs (model_id, id);
 CREATE UNIQUE INDEX runcomfy_one_claim_per_inputs ON runcomfy_jobs (fingerprint)
     WHERE status = 'submitting';
 CREATE TABLE runcomfy_files (

@@ -72,10 +72,14 @@ def create(db) -> None:
             db.execute(statement)
 
 
+INDEXES = ("CREATE INDEX IF NOT EXISTS jobs_by_model ON jobs (model_id, id)",)   # the jobs panel's filter
+
+
 def ensure_schema(db) -> None:
     """Create or migrate the tables, inside the caller's transaction."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version == VERSION:
+        ensure_indexes(db)
         return
     if version > VERSION:
         raise RuntimeError(f"journal version {version} is newer than this pack knows "
@@ -87,4 +91,11 @@ def ensure_schema(db) -> None:
         migrate_v1(db)
     else:
         create(db)
+    ensure_indexes(db)
     db.execute(f"PRAGMA user_version = {VERSION}")
+
+
+def ensure_indexes(db) -> None:
+    """Indexes that change no table (a journal of an earlier pack of this version gets them)."""
+    for statement in INDEXES:
+        db.execute(statement)
