@@ -71,12 +71,12 @@ class Runtime:
         is set (opened again when the setting changes).  Never a silent fall-back from one to
         the other: a team journal that cannot be opened fails every job before its submit."""
         try:
-            url = self.settings.journal_url()
+            url, member = self.settings.journal_url(), self.settings.member()
         except ConfigError:
             if self._journal is not None:     # a settings file broken mid-job: keep writing the
                 return self._journal          # job's record where it was begun
             raise
-        key = (url or str(self.host.user_dir()), self.settings.member())   # a new name: reopened
+        key = (url or str(self.host.user_dir()), member)       # a new name: reopened
         with self._journal_guard:
             if self._journal is not None and self._journal_key == key:
                 return self._journal
@@ -84,7 +84,7 @@ class Runtime:
             if failed and failed[0] == key and time.monotonic() - failed[2] < REOPEN_AFTER_S:
                 raise failed[1]
             try:
-                journal = self._open_journal(url)
+                journal = self._open_journal(url, member)
             except JournalError as e:
                 self._journal_failed = (key, e, time.monotonic())
                 raise
@@ -100,8 +100,7 @@ class Runtime:
         if journal is not None and hasattr(journal, "close"):
             journal.close()
 
-    def _open_journal(self, url: str | None) -> JobStore:
-        member = self.settings.member()
+    def _open_journal(self, url: str | None, member: str) -> JobStore:
         if url:
             return PostgresJournal(url, machine=self.machine, member=member)
         return SqliteJournal(self.host.user_dir() / "journal.sqlite3", machine=self.machine, member=member)
