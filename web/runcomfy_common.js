@@ -1,5 +1,5 @@
 // Small helpers every part of the RunComfy web extension uses: the pack's routes as JSON, a DOM
-// element, a node badge.
+// element, a node badge, a dollar amount, a toast, a graph's link.
 import { api } from "../../scripts/api.js";
 
 export async function getJSON(path, options = {}) {
@@ -15,6 +15,11 @@ export function postJSON(path, body) {
                          body: JSON.stringify(body) });
 }
 
+// A same-origin route's URL for an <img>/<video>/<a> (the page may be served under a prefix).
+export function routeURL(path) {
+  return api.apiURL ? api.apiURL(path) : path;
+}
+
 export function el(tag, props = {}, style = "") {
   const node = Object.assign(document.createElement(tag), props);
   if (style) node.style.cssText = style;
@@ -25,4 +30,19 @@ export function makeBadge(text, bgColor = "#2e7d32") {
   const Badge = window.LGraphBadge;
   const options = { text, fgColor: "#e8f5e9", bgColor };
   return Badge ? new Badge(options) : options;
+}
+
+export function usd(value) {
+  return `$${Number(value || 0).toFixed(2)}`;
+}
+
+export function toast(severity, detail, life = 6000) {
+  const t = window.app?.extensionManager?.toast;
+  if (typeof t?.add === "function") t.add({ severity, summary: "RunComfy", detail, life });
+}
+
+// A link by id: graphs keep them in a Map (new frontends) or a plain object (older ones).
+export function linkOf(graph, id) {
+  if (id == null || !graph) return null;
+  return graph.links?.get?.(id) ?? graph.links?.[id] ?? null;
 }

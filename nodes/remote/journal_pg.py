@@ -135,8 +135,10 @@ class PostgresJournal:
         if before_submit:
             outcome = ("its outcome is unknown, so nothing was submitted (a claim it may have left "
                        "expires by itself)" if unknown else "so nothing was submitted and nothing was paid")
+        elif doing == "read":
+            outcome = "so the jobs could not be read"
         else:
-            outcome = "so this change of a job's record is not saved yet (the pack retries it)"
+            outcome = "so this change of a job's record is not saved yet"
         return JournalError(f"RunComfy could not {doing} {self.where} ({reason}), {outcome}. Check "
                             "that the database is reachable from this machine and the journal URL "
                             f"({redacted(self.url)}) is right, then queue again.", where=self.where,

@@ -123,8 +123,9 @@ class SqliteJournal:
         else:
             advice = (f"Make sure the file and its folder {folder} are writable by you (and the "
                       "disk is not full or read-only), then queue again.")
-        outcome = "so nothing was submitted and nothing was paid" if before_submit else \
-            "so this change of a job's record is not saved yet"
+        outcome = ("so nothing was submitted and nothing was paid" if before_submit
+                   else "so the jobs could not be read" if doing == "read"
+                   else "so this change of a job's record is not saved yet")
         return JournalError(f"RunComfy could not {doing} its job journal {self.path} ({reason}), "
                             f"{outcome}. {advice}", where=self.where, reason=reason,
                             before_submit=before_submit)
