@@ -64,7 +64,7 @@ def timed(fn) -> float:
 
 async def route_ms(rt) -> dict:
     routes = web.RouteTableDef()
-    jobs_routes.register(routes, rt, lambda model_id: model_id.split("/")[1].title())
+    jobs_routes.register(routes, rt, lambda model_id: (model_id.split("/")[1].title(), "video"))
     app = web.Application()
     app.add_routes(routes)
     out = {}

@@ -65,7 +65,7 @@ def call(rt, classes, *steps):
     """Requests against the pack's panel routes on a real loopback server: [(status, body, headers)]."""
     async def go():
         routes = web.RouteTableDef()
-        names = {c.MODEL_ID: c.DISPLAY_NAME for c in classes.values() if hasattr(c, "MODEL_ID")}
+        names = {c.MODEL_ID: (c.DISPLAY_NAME, c.OUTPUT_KIND) for c in classes.values() if hasattr(c, "MODEL_ID")}
         panel_routes.register(routes, classes.get, rt, names.get)
         app = web.Application()
         app.add_routes(routes)
@@ -236,3 +236,12 @@ def test_the_confirm_threshold_is_a_setting(rt, classes, service, monkeypatch):
     monkeypatch.setenv("RUNCOMFY_CONFIRM_ABOVE_USD", "lots")
     data = queue(rt, classes, [])
     assert data["confirm_above"] == 0 and "RUNCOMFY_CONFIRM_ABOVE_USD" in data["confirm_problem"]
+
+
+def test_a_running_job_shows_its_models_kind_and_progress(rt, classes, service):
+    entry, _ = rt.journal.claim(["fp-running"], "wan-ai/wan-2-2/image-to-video", rt.owner, 60, 0.25)
+    rt.journal.record_request(entry.id, "rid-running-1")
+    [(_, page, _)] = call(rt, classes, ("GET", "/runcomfy/jobs", {}))
+    (job,) = page["jobs"]
+    assert (job["kind"], job["thumb"], job["billed"]) == ("video", "", "≈ $0.25 (running)")
+    assert job["progress"]["stage"] == "submitted" and job["can_cancel"]

@@ -48,7 +48,7 @@ def load() -> tuple[dict, dict]:
         log.exception("RunComfy: could not build the model nodes")
         return {}, {}
     try:
-        add_routes(lambda routes: panel_routes.register(routes, library.get, rt, library.display_name))
+        add_routes(lambda routes: panel_routes.register(routes, library.get, rt, library.model_of))
         add_routes(lambda routes: catalog_routes.register(routes, rt))
         if inside:
             rt.catalog.subscribe(library.on_change)

@@ -138,6 +138,7 @@ def node_class(facts: NodeFacts, load_spec: Callable[[], ModelSpec], rt) -> type
         "DESCRIPTION": facts.description,
         "SEARCH_ALIASES": [facts.model_id],
         "MODEL_ID": facts.model_id,
+        "OUTPUT_KIND": facts.output,
         "DISPLAY_NAME": f"RunComfy {facts.display_name}" + (GONE if facts.unavailable else ""),
         "spec": classmethod(lambda cls: spec()),
         "SPEC": LazySpec(),

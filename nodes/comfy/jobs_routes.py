@@ -32,14 +32,15 @@ MAX_PAGE, MAX_DAYS = 200, 90
 
 
 # -- what the panel shows ---------------------------------------------------------------------
-def job_view(rt, e: Entry, now: float, name_of) -> dict:
+def job_view(rt, e: Entry, now: float, model_of) -> dict:
     files = [Path(p) for p in e.files if Path(p).is_file()]
+    name, output = model_of(e.model_id) or (None, None)
     kind = next((k for k in (output_kind_of_link("", u) for u in e.urls) if k), None) or \
-        next(iter(e.outputs), None)
+        next(iter(e.outputs), None) or output            # a job still running: its model's kind
     base = rt.host.output_dir()
     shown = [view_of(base, p) for p in files]
     return {"id": e.id, "request_id": e.request_id or "", "model_id": e.model_id,
-            "display_name": name_of(e.model_id) or e.model_id, "kind": kind, "status": e.status,
+            "display_name": name or e.model_id, "kind": kind, "status": e.status,
             "created_at": e.created_at, "age_s": max(0.0, now - e.created_at), "cost": e.cost,
             "estimate": e.estimate, "billed": billed_text(e), "error": clip(e.error, 300),
             "files": shown, "thumb": thumb_url(rt, e, kind, files), "progress": progress_of(rt, e),
@@ -111,18 +112,18 @@ def spend(rt) -> dict:
     return view
 
 
-def jobs_page(rt, query, name_of) -> dict:
+def jobs_page(rt, query, model_of) -> dict:
     limit = bounded_int(query.get("limit"), 50, 1, MAX_PAGE)
     before = bounded_int(query.get("before"), None, 1, 2**62)
     model, status = query.get("model") or None, query.get("status") or None
     journal = rt.journal
     entries = journal.page(limit + 1, before, model, status)
     now = time.time()
-    page = {"jobs": [job_view(rt, e, now, name_of) for e in entries[:limit]],
+    page = {"jobs": [job_view(rt, e, now, model_of) for e in entries[:limit]],
             "next": entries[limit - 1].id if len(entries) > limit else None, "today": spend(rt)}
     if before is None:
         facets = journal.facets()
-        page["models"] = sorted(({"model_id": m, "display_name": name_of(m) or m, "jobs": n}
+        page["models"] = sorted(({"model_id": m, "display_name": (model_of(m) or (m,))[0], "jobs": n}
                                  for m, n in facets["models"].items()), key=lambda v: v["display_name"])
         page["statuses"] = facets["statuses"]
     return page
@@ -167,14 +168,14 @@ def thumbnail(rt, request_id: str) -> Path | None:
 
 
 # -- handlers -----------------------------------------------------------------------------------
-def handlers(rt, name_of) -> dict:
-    """(method, path) → handler, each bound to the runtime ``rt``; ``name_of(model id)``: its
-    node's display name (None: not a node here)."""
+def handlers(rt, model_of) -> dict:
+    """(method, path) → handler, each bound to the runtime ``rt``; ``model_of(model id)``: its
+    node's (display name, output kind) (None: not a node here)."""
 
     @same_origin
     async def get_jobs(request: web.Request) -> web.Response:
         try:
-            return reply(await asyncio.to_thread(jobs_page, rt, request.query, name_of))
+            return reply(await asyncio.to_thread(jobs_page, rt, request.query, model_of))
         except RunComfyError as e:
             return refuse(500, clip(e, 400))
 
@@ -215,9 +216,9 @@ def handlers(rt, name_of) -> dict:
             ("GET", SPEND): get_spend}
 
 
-def register(routes, rt, name_of) -> None:
+def register(routes, rt, model_of) -> None:
     """Add the jobs panel's routes to ComfyUI's RouteTableDef (served also under /api)."""
     if any(getattr(r, "path", None) == JOBS for r in routes):
         return
-    for (method, path), handler in handlers(rt, name_of).items():
+    for (method, path), handler in handlers(rt, model_of).items():
         routes.route(method, path)(handler)

@@ -26,7 +26,7 @@ class NodeLibrary:
         self.fixed, self.fixed_names = dict(fixed), dict(names)     # model files and tools
         self.taken = {c.MODEL_ID for c in fixed.values() if hasattr(c, "MODEL_ID")}
         self.catalog: dict = {}
-        self._names: dict = {}                  # model id → its node's display name
+        self._names: dict = {}                  # model id → (its node's display name, output kind)
         self._lock = threading.Lock()
 
     def mappings(self) -> tuple[dict, dict]:
@@ -42,8 +42,8 @@ class NodeLibrary:
         with self._lock:
             return self.catalog.get(node_id) or self.fixed.get(node_id)
 
-    def display_name(self, model_id: str) -> str | None:
-        """The display name of the node of ``model_id`` (None: no node here has it)."""
+    def model_of(self, model_id: str) -> tuple[str, str] | None:
+        """(display name, output kind) of the node of ``model_id`` (None: no node here has it)."""
         with self._lock:
             return self._names.get(model_id)
 
@@ -72,10 +72,11 @@ class NodeLibrary:
 
 
 def names_of(classes: dict) -> dict:
-    """model id → display name of the model nodes among ``classes`` (a model file's node wins)."""
+    """model id → (display name, output kind) of the model nodes among ``classes`` (a model
+    file's node wins)."""
     names = {}
     for cls in classes.values():
         model_id = getattr(cls, "MODEL_ID", None)
         if model_id and model_id not in names:
-            names[model_id] = cls.DISPLAY_NAME
+            names[model_id] = (cls.DISPLAY_NAME, getattr(cls, "OUTPUT_KIND", None))
     return names

@@ -127,12 +127,12 @@ def settings_view(rt) -> dict:
             "problem": limit["problem"]}
 
 
-def register(routes, lookup, rt, name_of=None) -> None:
+def register(routes, lookup, rt, model_of=None) -> None:
     """Add the panel's routes, and the jobs panel's, to ComfyUI's RouteTableDef (served also
     under /api).  ``lookup(node type)`` finds the pack's node class (a dict's ``get``, or the
-    library's); ``name_of(model id)`` a model's display name (None: the model id is shown)."""
+    library's); ``model_of(model id)`` its node's (display name, output kind), or None."""
     if any(getattr(r, "path", None) == ESTIMATE for r in routes):
         return
     for (method, path), handler in handlers(rt, lookup).items():
         routes.route(method, path)(handler)
-    jobs_routes.register(routes, rt, name_of or (lambda model_id: None))
+    jobs_routes.register(routes, rt, model_of or (lambda model_id: None))
