@@ -1,7 +1,12 @@
 // RunComfy: the API token and the pack's settings (daily spend limit …) in ComfyUI's Settings,
-// a price badge on every model node ("≈ $0.40", updated as its widgets change) and a
-// "RunComfy" sidebar tab listing recent jobs (status, age, cost, request id; cancel, copy,
-// load into workflow, open the result). The badge, tab and limit are in runcomfy_panel.js.
+// a price badge on every model node ("≈ $0.40", updated as its widgets change), the price of
+// the whole Queue before it is spent (a badge beside Run; a dialog above a threshold) and a
+// "RunComfy" sidebar tab: the journal's jobs with thumbnails and previews, the spend per day.
+//   runcomfy_panel.js    the node price badge, the settings rows, the sidebar tab's registration
+//   runcomfy_jobs.js     the tab: jobs list, filters, previews (runcomfy_chart.js: spend per day)
+//   runcomfy_queue.js    the Queue's total, the confirmation before queueing
+//   runcomfy_catalog.js  the catalog kept current, workflows restored by widget name
+//   runcomfy.css         the look of all of it (the frontend's theme variables: light and dark)
 //
 // API token:
 // The token never becomes a ComfyUI setting value: the entry is a custom-rendered
@@ -103,10 +108,24 @@ async function promptForToken() {
 
 import { settingsEntry, setupPanel, watchPrice } from "./runcomfy_panel.js";
 import { patchNodeType, resolveMissing, setupCatalog } from "./runcomfy_catalog.js";
+import { hookQueue, watchQueueTotal } from "./runcomfy_queue.js";
+
+// The extension's stylesheet, once (ComfyUI imports every .js of the folder but no .css).
+function addStyles() {
+  const href = new URL("./runcomfy.css", import.meta.url).href;
+  if (document.querySelector(`link[href="${href}"]`)) return;
+  document.head.append(Object.assign(document.createElement("link"), { rel: "stylesheet", href }));
+}
 
 app.registerExtension({
   name: "RunComfy.ModelAPI",
-  async setup() { setupPanel(app); await setupCatalog(app); },
+  async setup() {
+    addStyles();
+    hookQueue(app);
+    watchQueueTotal(app);
+    setupPanel(app);
+    await setupCatalog(app);
+  },
   async beforeRegisterNodeDef(nodeType, nodeData) { patchNodeType(nodeType, nodeData); },
   async beforeConfigureGraph(graphData) { await resolveMissing(app, graphData); },
   nodeCreated(node) { watchPrice(node); },

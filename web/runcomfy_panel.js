@@ -1,12 +1,11 @@
-// RunComfy money you can see: price badges, the daily limit setting, the jobs sidebar tab.
-// Everything here talks to the pack's routes under /api/runcomfy/ (same-origin only); none
-// of them ever returns the API token.
-import { api } from "../../scripts/api.js";
-import { catalogSection } from "./runcomfy_catalog.js";
-import { el, getJSON, makeBadge, postJSON } from "./runcomfy_common.js";
+// RunComfy money you can see: price badges, the pack's settings, the sidebar tab (drawn by
+// runcomfy_jobs.js). Everything here talks to the pack's routes under /api/runcomfy/
+// (same-origin only); none of them ever returns the API token.
+import { renderJobs } from "./runcomfy_jobs.js";
+import { widgetsOf } from "./runcomfy_queue.js";
+import { el, getJSON, linkOf, makeBadge, postJSON } from "./runcomfy_common.js";
 
 const NO_ESTIMATE = new Set(["RunComfy_LoadResult", "RunComfy_Model"]);
-const REFRESH_MS = 2000;
 
 // -- price badge -------------------------------------------------------------------------------
 // The classic canvas draws badges every frame. Nodes 2.0 (the Vue renderer) reads them once
@@ -23,7 +22,7 @@ function bumpBadges() {
 function fedByList(node) {
   const graph = node.graph;
   for (const input of node.inputs || []) {
-    const link = input.link != null ? (graph?.links?.get?.(input.link) ?? graph?.links?.[input.link]) : null;
+    const link = linkOf(graph, input.link);
     const origin = link ? graph.getNodeById(link.origin_id) : null;
     if (origin?.constructor?.nodeData?.output_is_list?.[link.origin_slot]) return true;
   }
@@ -44,8 +43,7 @@ export function watchPrice(node) {
   const update = () => {
     clearTimeout(timer);
     timer = setTimeout(async () => {
-      const widgets = {};
-      for (const w of node.widgets || []) widgets[w.name] = w.value;
+      const widgets = widgetsOf(node);
       try {
         const est = await postJSON("/runcomfy/estimate", { node_type: type, widgets });
         node.runcomfyPrice = est;
@@ -138,102 +136,7 @@ export function settingsEntry() {
   };
 }
 
-// -- jobs sidebar tab ---------------------------------------------------------------------------
-function age(seconds) {
-  if (seconds < 90) return `${Math.round(seconds)} s`;
-  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 129600) return `${Math.round(seconds / 3600)} h`;
-  return `${Math.round(seconds / 86400)} d`;
-}
-
-function loadIntoWorkflow(app, requestId) {
-  const node = window.LiteGraph.createNode("RunComfy_LoadResult");
-  if (!node) throw new Error("RunComfy Load Result is not available");
-  const widget = node.widgets?.find((w) => w.name === "request_id");
-  if (widget) widget.value = requestId;
-  const canvas = app.canvas;
-  const [x, y] = canvas?.ds ? [-canvas.ds.offset[0] + 420, -canvas.ds.offset[1] + 80] : [420, 100];  // right of the tab
-  node.pos = [x, y];
-  app.graph.add(node);
-  app.graph.setDirtyCanvas?.(true, true);
-  return node;
-}
-
-function jobRow(app, job, refresh, shared) {
-  const row = el("div", { className: "runcomfy-job" },
-    "border-bottom:1px solid var(--border-color,#444);padding:6px 4px;display:flex;flex-direction:column;gap:3px");
-  const head = el("div", {}, "display:flex;justify-content:space-between;gap:6px");
-  head.append(el("span", { textContent: job.model_id, title: job.model_id },
-                 "font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap"),
-              el("span", { className: "runcomfy-status", textContent: job.status }, "opacity:0.85"));
-  const who = shared && job.member ? ` · ${job.member}${job.here ? "" : " on " + job.machine}` : "";
-  const info = el("div", { textContent: `${age(job.age_s)} ago · ${job.billed}${job.request_id ? " · " + job.request_id.slice(0, 8) : ""}${who}` },
-                  "font-size:0.85em;opacity:0.8");
-  const actions = el("div", {}, "display:flex;gap:4px;flex-wrap:wrap");
-  const button = (label, fn) => {
-    const b = el("button", { type: "button", textContent: label, className: "p-button p-component p-button-sm p-button-text" },
-                 "padding:1px 6px;font-size:0.85em");
-    b.addEventListener("click", async () => {
-      try { await fn(); } catch (e) { alert(e.message); }
-      refresh();
-    });
-    actions.append(b);
-  };
-  if (job.can_cancel) button("Cancel", () => postJSON("/runcomfy/jobs/cancel", { request_id: job.request_id }));
-  if (job.request_id) button("Copy id", () => navigator.clipboard.writeText(job.request_id));
-  if (job.can_load) button("Load into workflow", () => loadIntoWorkflow(app, job.request_id));
-  for (const f of job.files || []) {
-    if (!f.url) continue;
-    const a = el("a", { href: api.apiURL ? api.apiURL(f.url) : f.url, target: "_blank", textContent: "Open " + f.filename.split(".").pop() },
-                 "font-size:0.85em;align-self:center");
-    actions.append(a);
-  }
-  row.append(head, info);
-  if (job.error) row.append(el("div", { textContent: job.error }, "font-size:0.8em;opacity:0.7"));
-  row.append(actions);
-  return row;
-}
-
-// Today's spend: this machine's, or with a team journal the team's and this member's, each
-// beside the limit that applies to it.
-function todayLine(t) {
-  const usd = (v) => `$${v.toFixed(2)}`;
-  const running = t.running ? ` · ${usd(t.running)} still running` : "";
-  if (!t.shared) {
-    return `Today: ${usd(t.spent)} (${t.limit == null ? "no limit" : "limit " + usd(t.limit)})${running}`;
-  }
-  const team = t.team_limit == null ? "no team limit" : `team limit ${usd(t.team_limit)}`;
-  const mine = t.member_limit == null ? "" : ` of ${usd(t.member_limit)}`;
-  return `Team today: ${usd(t.spent)} (${team}) · ${t.member}: ${usd(t.member_spent)}${mine}${running}`;
-}
-
-function renderJobs(app, root) {
-  root.innerHTML = "";
-  const top = el("div", { className: "runcomfy-today" }, "padding:6px 4px;font-weight:600");
-  const list = el("div", { className: "runcomfy-jobs" });
-  root.append(el("h3", { textContent: "RunComfy jobs" }, "margin:6px 4px"), catalogSection(), top, list);
-  let stopped = false;
-  const refresh = async () => {
-    try {
-      const data = await getJSON("/runcomfy/jobs?limit=50");
-      top.textContent = todayLine(data.today);
-      list.replaceChildren(...data.jobs.map((j) => jobRow(app, j, refresh, data.today.shared)));
-      if (!data.jobs.length) list.append(el("div", { textContent: "No jobs yet." }, "opacity:0.7;padding:6px 4px"));
-    } catch (e) {
-      top.textContent = `Could not load the jobs: ${e.message}`;
-    }
-  };
-  const loop = async () => {                 // render() may run before the tab is attached:
-    if (stopped) return;                     // refresh whenever it is on the page
-    if (root.isConnected || !started) await refresh();
-    started = true;
-    setTimeout(loop, REFRESH_MS);
-  };
-  let started = false;
-  loop();
-  return () => { stopped = true; };
-}
-
+// -- jobs sidebar tab (runcomfy_jobs.js) ------------------------------------------------------------
 export function setupPanel(app) {
   const manager = app.extensionManager;
   const register = manager?.registerSidebarTab?.bind(manager) || manager?.sidebarTab?.registerSidebarTab?.bind(manager.sidebarTab);
