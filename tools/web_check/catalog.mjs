@@ -17,31 +17,12 @@
 //      values (and, as a control of the missing-nodes detector, one whose model nobody offers
 //      does show as missing);
 //   6. no page errors.
-import { createRequire } from "node:module";
-import fs from "node:fs";
-import os from "node:os";
+import { session } from "./session.mjs";
 import path from "node:path";
 
-const require = createRequire(import.meta.url);
-const { chromium } = require("playwright-core");
-
-const url = process.argv[2] || "http://127.0.0.1:8199";
+const { url, out, page, record, shot, errors, finish, results } = await session("catalog");
 const sim = process.env.SIM_URL || "http://127.0.0.1:8777";
 const simAuth = { Authorization: `Bearer ${process.env.SIM_TOKEN || "sim-token"}` };
-const out = process.env.OUT_DIR || os.tmpdir();
-const results = [];
-const record = (name, ok, seen) => { results.push({ name, ok: !!ok, seen }); console.log(`${ok ? "PASS" : "FAIL"} ${name}: ${JSON.stringify(seen)}`); };
-const shot = (name) => page.screenshot({ path: path.join(out, `catalog-${name}.png`) }).catch(() => {});
-
-const browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "rc-chromium-")), {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true,
-  viewport: { width: 1600, height: 1000 },
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const page = browser.pages()[0] || await browser.newPage();
-const errors = [];
-page.on("pageerror", (e) => errors.push(String(e).slice(0, 300)));
 
 // -- the simulator, driven from here (as the service would change) ------------------------------
 async function simCatalog(body) {
@@ -430,8 +411,5 @@ try {
   await shot("failure");
 } finally {
   record("no page errors", errors.length === 0, errors);
-  await browser.close();
+  await finish();
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(failed ? `${failed} check(s) failed` : "all checks passed");
-process.exit(failed ? 1 : 0);

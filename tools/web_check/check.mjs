@@ -6,28 +6,11 @@
 //   3. "Load into workflow" adds a RunComfy Load Result node holding that request id, and a
 //      graph with it runs to the end without a new job;
 //   4. with Nodes 2.0 (the Vue renderer) the badge shows on the node and follows the widget.
-import { createRequire } from "node:module";
 import fs from "node:fs";
-import os from "node:os";
+import { session } from "./session.mjs";
 import path from "node:path";
 
-const require = createRequire(import.meta.url);
-const { chromium } = require("playwright-core");
-
-const url = process.argv[2] || "http://127.0.0.1:8199";
-const out = process.env.OUT_DIR || os.tmpdir();
-const results = [];
-const record = (name, ok, seen) => { results.push({ name, ok: !!ok, seen }); console.log(`${ok ? "PASS" : "FAIL"} ${name}: ${JSON.stringify(seen)}`); };
-
-const browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "rc-chromium-")), {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true,
-  viewport: { width: 1600, height: 1000 },
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const page = browser.pages()[0] || await browser.newPage();
-const errors = [];
-page.on("pageerror", (e) => errors.push(String(e).slice(0, 300)));
+const { url, out, page, record, shot, errors, finish } = await session("check");
 
 async function jobs() {
   return page.evaluate(async () => (await (await fetch("/api/runcomfy/jobs?limit=10")).json()));
@@ -208,9 +191,5 @@ try {
   record("the check ran to the end", false, String(e).slice(0, 500));
   await page.screenshot({ path: path.join(out, "failure.png") }).catch(() => {});
 } finally {
-  if (errors.length) console.log("page errors:", errors);
-  await browser.close();
+  await finish();
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(failed ? `${failed} check(s) failed` : "all checks passed");
-process.exit(failed ? 1 : 0);

@@ -3,8 +3,11 @@
 # ComfyUI is not on PyPI).  It starts the pack's simulator and a ComfyUI with this pack loaded,
 # then runs check.mjs: the price badge shows and follows the duration widget; a finished job is
 # listed in the RunComfy sidebar tab; "Load into workflow" adds a Load Result node that runs;
-# and catalog.mjs: the whole catalog (the simulator serves 60 models) in the node library, a
-# model added, changed or removed while the page is open, a shared workflow's model fetched.
+# catalog.mjs: the whole catalog (the simulator serves 60 models) in the node library, a
+# model added, changed or removed while the page is open, a shared workflow's model fetched;
+# and panel.mjs: the jobs panel (thumbnails, previews, filters, paging), the spend chart and the
+# price of a whole Queue (the confirmation above the threshold, Cancel queueing nothing), in
+# both node renderers and both colour palettes (~70 s).
 # team.mjs (SCRIPT=team.mjs) checks a team journal: it needs PostgreSQL's server programs
 # (apt-get install postgresql) and psycopg in ComfyUI's Python (pip install "psycopg[binary]").
 #
@@ -19,7 +22,7 @@
 #                   into a temporary folder; it never downloads a browser)
 #   PYTHONPATH      passed to ComfyUI (e.g. for torchvision stubs on CPU-only machines)
 #   SCRIPT          the browser script(s) to run, one after the other against the same ComfyUI
-#                   (default "check.mjs catalog.mjs"; thumbnails.mjs renders the example
+#                   (default "check.mjs catalog.mjs panel.mjs"; thumbnails.mjs renders the example
 #                   workflows' thumbnails into THUMB_DIR; team.mjs checks a team journal, see
 #                   below); the run fails when any of them does
 #
@@ -30,7 +33,7 @@
 # one job on the same journal and simulator, then the team's budget is set to $10.  The
 # database's password reaches team.mjs only as PG_PASSWORD, to check that nothing the page sees
 # holds it; it is never printed.  Not in the default: it needs PostgreSQL and adds ~35 s.
-#   SCRIPT="check.mjs catalog.mjs team.mjs" tools/web_check/run.sh     (all three)
+#   SCRIPT="check.mjs catalog.mjs panel.mjs team.mjs" tools/web_check/run.sh     (all four)
 set -euo pipefail
 pack="$(cd "$(dirname "$0")/../.." && pwd)"
 : "${COMFYUI_DIR:?set COMFYUI_DIR to a ComfyUI checkout}"
@@ -42,7 +45,7 @@ work="$(mktemp -d /tmp/runcomfy-webcheck.XXXXXX)"; mkdir -p "$work/user" "$work/
 sim_port=8777; comfy_port=8199
 sim_url="http://127.0.0.1:$sim_port"
 link="$COMFYUI_DIR/custom_nodes/runcomfy-webcheck"
-scripts="${SCRIPT:-check.mjs catalog.mjs}"
+scripts="${SCRIPT:-check.mjs catalog.mjs panel.mjs}"
 pids=()
 comfy_pid=""; comfy_mode=""           # the ComfyUI running now, and for which scripts ("plain", "team")
 pg_pid=""; team_url=""; team_password=""; team_ready=""
@@ -163,6 +166,7 @@ start_comfy() {   # plain: the folders above; team: studio-a's, on the team jour
 
 # The scripts share the ComfyUI and its settings: after check.mjs (whose last check turns Nodes 2.0
 # on), catalog.mjs runs on the Vue node renderer; alone (SCRIPT=catalog.mjs), on the canvas one.
+# panel.mjs picks each renderer and palette itself and leaves the settings as it found them.
 # team.mjs gets a ComfyUI of its own (on the team journal, with fresh settings).
 status=0
 for script in $scripts; do

@@ -16,30 +16,12 @@
 //   5. the database password is nowhere: not in the page's HTML (at each step), any
 //      /api/runcomfy/* answer, a websocket message, ComfyUI's settings, or the run's logs;
 //   6. no page errors.
-import { createRequire } from "node:module";
 import fs from "node:fs";
-import os from "node:os";
+import { session } from "./session.mjs";
 import path from "node:path";
 
-const require = createRequire(import.meta.url);
-const { chromium } = require("playwright-core");
-
-const url = process.argv[2] || "http://127.0.0.1:8199";
-const out = process.env.OUT_DIR || os.tmpdir();
+const { url, out, page, record, shot, errors, finish } = await session("team");
 const password = process.env.PG_PASSWORD || "";
-const results = [];
-const record = (name, ok, seen) => { results.push({ name, ok: !!ok, seen }); console.log(`${ok ? "PASS" : "FAIL"} ${name}: ${JSON.stringify(seen)}`); };
-const shot = (name) => page.screenshot({ path: path.join(out, `team-${name}.png`) }).catch(() => {});
-
-const browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "rc-chromium-")), {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true,
-  viewport: { width: 1600, height: 1000 },
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const page = browser.pages()[0] || await browser.newPage();
-const errors = [];
-page.on("pageerror", (e) => errors.push(String(e).slice(0, 300)));
 
 // -- everything the page is told, kept to look for the password in ------------------------------
 const seenTexts = [];                         // {where, text}
@@ -236,8 +218,5 @@ try {
   await shot("failure");
 } finally {
   record("no page errors", errors.length === 0, errors);
-  await browser.close();
+  await finish();
 }
-const failed = results.filter((r) => !r.ok).length;
-console.log(failed ? `${failed} check(s) failed` : "all checks passed");
-process.exit(failed ? 1 : 0);
