@@ -20,7 +20,7 @@
 import { session } from "./session.mjs";
 import path from "node:path";
 
-const { url, out, page, record, shot, errors, finish, results } = await session("catalog");
+const { url, out, page, record, shot, errors, finish, results, waitFor } = await session("catalog");
 const sim = process.env.SIM_URL || "http://127.0.0.1:8777";
 const simAuth = { Authorization: `Bearer ${process.env.SIM_TOKEN || "sim-token"}` };
 
@@ -58,16 +58,6 @@ function madeUpModel(modelId, name) {
 // -- the page's side ---------------------------------------------------------------------------
 const catalogState = () => page.evaluate(async () => (await fetch("/api/runcomfy/catalog")).json());
 
-async function waitFor(what, fn, timeoutMs = 30000, everyMs = 250) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await page.waitForTimeout(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-}
 
 async function waitIdleCatalog(after = null, timeoutMs = 60000) {
   return waitFor(after == null ? "the catalog's first refresh" : "the catalog refresh", async () => {

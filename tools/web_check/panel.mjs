@@ -27,7 +27,7 @@
 import { session } from "./session.mjs";
 import path from "node:path";
 
-const { url, out, page, record, shot, errors, finish } = await session("panel", { extraArgs: ["--autoplay-policy=no-user-gesture-required"] });
+const { url, out, page, record, shot, errors, finish, waitFor } = await session("panel", { extraArgs: ["--autoplay-policy=no-user-gesture-required"] });
 
 // -- the page's side -----------------------------------------------------------------------------
 const api = (p, opt) => page.evaluate(async ([p, opt]) => {
@@ -41,16 +41,6 @@ const setting = (id, value) => page.evaluate(([i, v]) => window.app.extensionMan
 const getSetting = (id) => page.evaluate((i) => window.app.extensionManager.setting.get(i), id);
 const money = (v) => Math.round(Number(v) * 100);           // to the cent
 
-async function waitFor(what, fn, timeoutMs = 30000, everyMs = 250) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await page.waitForTimeout(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-}
 
 // the prompts queued after `before` (history ids), once all have finished
 async function finished(before, count, timeoutMs = 90000) {

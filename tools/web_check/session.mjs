@@ -30,6 +30,15 @@ export async function session(prefix, { extraArgs = [] } = {}) {
       console.log(`${ok ? "PASS" : "FAIL"} ${name}: ${JSON.stringify(seen)}`);
     },
     shot: (name) => page.screenshot({ path: path.join(out, `${prefix}-${name}.png`) }).catch(() => {}),
+    async waitFor(what, fn, timeoutMs = 30000, everyMs = 250) {   // fn's first truthy answer
+      const end = Date.now() + timeoutMs;
+      while (Date.now() < end) {
+        const last = await fn();
+        if (last) return last;
+        await page.waitForTimeout(everyMs);
+      }
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    },
     async finish() {                         // closes the browser and exits: 1 when a check failed
       if (errors.length) console.log("page errors:", errors);
       await browser.close();

@@ -20,7 +20,7 @@ import fs from "node:fs";
 import { session } from "./session.mjs";
 import path from "node:path";
 
-const { url, out, page, record, shot, errors, finish } = await session("team");
+const { url, out, page, record, shot, errors, finish, waitFor } = await session("team");
 const password = process.env.PG_PASSWORD || "";
 
 // -- everything the page is told, kept to look for the password in ------------------------------
@@ -51,16 +51,6 @@ const teamToday = (text) => Number(((text || "").match(/Team today: \$([\d.]+)/)
 const todayText = () => page.locator(".runcomfy-today").innerText().catch(() => "");
 const oneLine = (s) => (s || "").replace(/\n+/g, " | ");
 
-async function waitFor(what, fn, timeoutMs = 30000, everyMs = 250) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await page.waitForTimeout(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-}
 
 async function historyIds() {
   return Object.keys((await api("/api/history?max_items=50")).body || {});
