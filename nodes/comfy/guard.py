@@ -52,6 +52,17 @@ def reply(data: dict, status_code: int = 200) -> web.Response:
     return web.json_response(text=text, status=status_code, headers=NO_STORE)
 
 
+def bounded_int(value, default, lo: int, hi: int):
+    """A count a caller sent (query text or JSON), held within [lo, hi]; ``default`` when it is
+    not a whole number (true/false included)."""
+    if isinstance(value, bool):
+        return default
+    try:
+        return max(lo, min(hi, int(value)))
+    except (TypeError, ValueError):
+        return default
+
+
 def refuse(status_code: int, message: str) -> web.Response:
     return reply({"error": message}, status_code)
 

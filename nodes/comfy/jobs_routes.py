@@ -21,9 +21,9 @@ from aiohttp import web
 
 from ..core.errors import ConfigError, RunComfyError, clip
 from ..remote.client import usable_request_id
-from ..remote.journal import PENDING, Entry, daily_spend, day_start
+from ..remote.journal import PENDING, Entry, daily_spend, day_starts
 from ..spec.kinds import output_kind_of_link
-from .guard import json_body, refuse, reply, same_origin
+from .guard import bounded_int, json_body, refuse, reply, same_origin
 
 JOBS, CANCEL, THUMB, SPEND = "/runcomfy/jobs", "/runcomfy/jobs/cancel", "/runcomfy/thumb", "/runcomfy/spend"
 CANCELLABLE = ("submitted", "queued")
@@ -132,17 +132,8 @@ def jobs_page(rt, query, model_of) -> dict:
 def spend_days(rt, query) -> dict:
     days = bounded_int(query.get("days"), 30, 1, MAX_DAYS)
     now = time.time()
-    first = day_start(now)
-    for _ in range(days - 1):
-        first = day_start(first - 3600)
+    first = day_starts(days, now)[0]
     return {"days": daily_spend(rt.journal.spend_rows(first), days, now), "today": spend(rt)}
-
-
-def bounded_int(text, default, lo: int, hi: int):
-    try:
-        return max(lo, min(hi, int(text)))
-    except (TypeError, ValueError):
-        return default
 
 
 def cancel(rt, request_id: str) -> str:

@@ -21,7 +21,7 @@ from ..app.queue_price import node_estimate, node_price, total_of
 from ..core.errors import ConfigError, RunComfyError, clip
 from ..core.settings import BY_ENV, BY_KEY, LIMIT_ENV, SETTINGS, ConfigFileError
 from . import jobs_routes
-from .guard import json_body, refuse, reply, same_origin
+from .guard import bounded_int, json_body, refuse, reply, same_origin
 
 log = logging.getLogger("runcomfy")
 ESTIMATE, QUEUE_ESTIMATE, SETTINGS_ROUTE = ("/runcomfy/estimate", "/runcomfy/estimate_queue",
@@ -88,7 +88,7 @@ def handlers(rt, lookup) -> dict:
 
 def queue_estimate(rt, lookup, nodes: list, batch) -> dict:
     """The whole Queue's price, today's spend and the threshold to ask at."""
-    batch = count(batch, 1, MAX_BATCH) or 1
+    batch = bounded_int(batch, 1, 1, MAX_BATCH)
     parts = []
     for n in nodes:
         if not isinstance(n, dict) or not isinstance(n.get("widgets", {}), dict):
@@ -96,7 +96,7 @@ def queue_estimate(rt, lookup, nodes: list, batch) -> dict:
         cls = lookup(str(n.get("type")))
         if not hasattr(cls, "MODEL_ID"):
             continue                              # not a model node: it never pays
-        items = None if n.get("items") is None else count(n.get("items"), 1, MAX_ITEMS)
+        items = bounded_int(n.get("items"), None, 1, MAX_ITEMS)
         parts.append(node_price(rt, str(n.get("node", "")), str(n.get("title") or cls.DISPLAY_NAME),
                                 cls.SPEC, n.get("widgets") or {}, items=items,
                                 linked=bool(n.get("linked")), fixed=bool(n.get("fixed")), batch=batch))
@@ -106,15 +106,6 @@ def queue_estimate(rt, lookup, nodes: list, batch) -> dict:
         threshold, problem = 0.0, str(e)         # a setting that cannot be read: always ask
     return {**total_of(parts), "batch": batch, "today": jobs_routes.spend(rt),
             "confirm_above": threshold, "confirm_problem": problem}
-
-
-def count(value, lo: int, hi: int) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return max(lo, min(hi, int(value)))
-    except (TypeError, ValueError):
-        return None
 
 
 def settings_view(rt) -> dict:

@@ -162,12 +162,18 @@ def spend_parts(cost, estimate, status) -> tuple[float, float]:
     return 0.0, 0.0
 
 
-def daily_spend(rows, days: int, now: float) -> list[dict]:
-    """Spend per local calendar day, oldest first, for the ``days`` days up to today's;
-    ``rows``: (created_at, cost, estimate, status) of jobs created since the first day."""
+def day_starts(days: int, now: float) -> list[float]:
+    """The local midnights of the ``days`` days up to today's, oldest first."""
     starts = [day_start(now)]
     for _ in range(days - 1):
         starts.insert(0, day_start(starts[0] - 3600))     # the day before (DST-proof)
+    return starts
+
+
+def daily_spend(rows, days: int, now: float) -> list[dict]:
+    """Spend per local calendar day, oldest first, for the ``days`` days up to today's;
+    ``rows``: (created_at, cost, estimate, status) of jobs created since the first day."""
+    starts = day_starts(days, now)
     totals = [[0.0, 0.0] for _ in starts]
     for created_at, cost, estimate, status in rows:
         day = bisect_right(starts, created_at) - 1

@@ -25,6 +25,7 @@ log = logging.getLogger("runcomfy")
 BUSY_TIMEOUT_S = 10.0
 COLUMNS = ("id, request_id, fingerprint, model_id, status, created_at, updated_at, owner, "
            "claim_until, outputs, files, cost, estimate, error, member, machine")
+NAMES = tuple(COLUMNS.split(", "))
 
 
 class SqliteJournal:
@@ -326,7 +327,7 @@ class SqliteJournal:
         journal copies."""
         with self._tx("read", immediate=False) as db:
             rows = db.execute(f"SELECT {COLUMNS} FROM jobs ORDER BY id").fetchall()
-        return [dict(zip(COLUMNS.split(", "), r)) for r in rows]
+        return [dict(zip(NAMES, r)) for r in rows]
 
     def _select(self, where: str, args: tuple) -> list[Entry]:
         with self._tx("read", immediate=False) as db:
@@ -338,7 +339,7 @@ class SqliteJournal:
 
     @staticmethod
     def _entry(row) -> Entry:
-        return entry_of(dict(zip(COLUMNS.split(", "), row)), time.time())
+        return entry_of(dict(zip(NAMES, row)), time.time())
 
 
 def is_corrupt(e: sqlite3.DatabaseError) -> bool:

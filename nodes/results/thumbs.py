@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import threading
+from io import BytesIO
 from pathlib import Path
 
 import av
@@ -130,7 +131,6 @@ class ThumbFolder:
 
 
 def jpeg(image: Image.Image) -> bytes:
-    from io import BytesIO
     out = BytesIO()
     image.save(out, "JPEG", quality=82, optimize=True)
     return out.getvalue()
