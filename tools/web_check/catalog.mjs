@@ -20,7 +20,7 @@
 import { session } from "./session.mjs";
 import path from "node:path";
 
-const { url, out, page, record, shot, errors, finish, results, waitFor } = await session("catalog");
+const { out, page, record, shot, errors, finish, results, waitFor, openComfy } = await session("catalog");
 const sim = process.env.SIM_URL || "http://127.0.0.1:8777";
 const simAuth = { Authorization: `Bearer ${process.env.SIM_TOKEN || "sim-token"}` };
 
@@ -181,11 +181,7 @@ async function step(name, fn) {
 }
 
 try {
-  await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => window.app?.graph && window.LiteGraph && window.app.extensionManager,
-                             null, { timeout: 120000 });
-  await page.waitForTimeout(1500);
-  await page.keyboard.press("Escape");                        // a first-run dialog, if any
+  await openComfy();
   await removeAllNodes();
   const mark = `page-${Date.now()}`;                          // gone if the page ever reloads
   await page.evaluate((m) => { window.__runcomfyCheckMark = m; }, mark);

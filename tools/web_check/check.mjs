@@ -10,7 +10,7 @@ import fs from "node:fs";
 import { session } from "./session.mjs";
 import path from "node:path";
 
-const { url, out, page, record, shot, errors, finish } = await session("check");
+const { out, page, record, shot, errors, finish, openComfy } = await session("check");
 
 async function jobs() {
   return page.evaluate(async () => (await (await fetch("/api/runcomfy/jobs?limit=10")).json()));
@@ -31,11 +31,7 @@ async function waitForHistory(count, timeoutMs = 90000) {
 }
 
 try {
-  await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => window.app?.graph && window.LiteGraph && window.app.extensionManager,
-                             null, { timeout: 120000 });
-  await page.waitForTimeout(1500);
-  await page.keyboard.press("Escape");                        // a first-run dialog, if any
+  await openComfy();
   await page.evaluate(() => { for (const n of [...window.app.graph._nodes]) window.app.graph.remove(n); });
 
   // 1. the price badge follows the duration widget (a frame count is a duration too)

@@ -27,7 +27,7 @@
 import { session } from "./session.mjs";
 import path from "node:path";
 
-const { url, out, page, record, shot, errors, finish, waitFor } = await session("panel", { extraArgs: ["--autoplay-policy=no-user-gesture-required"] });
+const { out, page, record, shot, errors, finish, waitFor, openComfy } = await session("panel", { extraArgs: ["--autoplay-policy=no-user-gesture-required"] });
 
 // -- the page's side -----------------------------------------------------------------------------
 const api = (p, opt) => page.evaluate(async ([p, opt]) => {
@@ -112,11 +112,7 @@ const unfocus = () => page.evaluate(() => document.activeElement?.blur?.());
 
 const initial = {};
 try {
-  await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => window.app?.graph && window.LiteGraph && window.app.extensionManager,
-                             null, { timeout: 120000 });
-  await page.waitForTimeout(1500);
-  await page.keyboard.press("Escape");                        // a first-run dialog, if any
+  await openComfy();
   initial.vue = await getSetting("Comfy.VueNodes.Enabled");
   initial.palette = await getSetting("Comfy.ColorPalette");
   const settings = ((await api("/api/runcomfy/settings")).body?.settings || []);

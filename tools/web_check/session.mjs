@@ -30,6 +30,13 @@ export async function session(prefix, { extraArgs = [] } = {}) {
       console.log(`${ok ? "PASS" : "FAIL"} ${name}: ${JSON.stringify(seen)}`);
     },
     shot: (name) => page.screenshot({ path: path.join(out, `${prefix}-${name}.png`) }).catch(() => {}),
+    async openComfy() {                      // the ComfyUI page, its app ready, a first-run dialog closed
+      await page.goto(url, { waitUntil: "domcontentloaded" });
+      await page.waitForFunction(() => window.app?.graph && window.LiteGraph && window.app.extensionManager,
+                                 null, { timeout: 120000 });
+      await page.waitForTimeout(1500);
+      await page.keyboard.press("Escape");
+    },
     async waitFor(what, fn, timeoutMs = 30000, everyMs = 250) {   // fn's first truthy answer
       const end = Date.now() + timeoutMs;
       while (Date.now() < end) {

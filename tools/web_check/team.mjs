@@ -20,7 +20,7 @@ import fs from "node:fs";
 import { session } from "./session.mjs";
 import path from "node:path";
 
-const { url, out, page, record, shot, errors, finish, waitFor } = await session("team");
+const { out, page, record, shot, errors, finish, waitFor, openComfy } = await session("team");
 const password = process.env.PG_PASSWORD || "";
 
 // -- everything the page is told, kept to look for the password in ------------------------------
@@ -72,11 +72,7 @@ async function queueAndWait(before, timeoutMs = 90000) {
 
 try {
   if (!password) throw new Error("PG_PASSWORD is not set: run this through run.sh (SCRIPT=team.mjs)");
-  await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => window.app?.graph && window.LiteGraph && window.app.extensionManager,
-                             null, { timeout: 120000 });
-  await page.waitForTimeout(1500);
-  await page.keyboard.press("Escape");                        // a first-run dialog, if any
+  await openComfy();
   await page.evaluate(() => { for (const n of [...window.app.graph._nodes]) window.app.graph.remove(n); });
 
   // 1. farm-7's job in the tab, and the team's spend
